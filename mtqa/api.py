@@ -1,0 +1,32 @@
+"""The one library API that the CLI, the service and the benchmarks share."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .checkers import build_checkers
+from .combiner import Combiner
+from .config import Settings
+from .document import Document
+from .pipeline import DocumentReport, Pipeline
+from .signature import run_signature
+
+
+def make_pipeline(settings: Settings | None = None, only: list[str] | None = None) -> Pipeline:
+    settings = settings or Settings()
+    combiner = Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold)
+    return Pipeline(build_checkers(settings, only), combiner)
+
+
+def check_documents(
+    docs: Sequence[Document], pipeline: Pipeline, progress: Callable[[int], None] | None = None
+) -> list[DocumentReport]:
+    reports = pipeline.run(docs, progress)
+    pipeline.signature = run_signature(pipeline.checkers)
+    return reports
+
+
+def check(text: str, settings: Settings | None = None, *, html: bool = False) -> DocumentReport:
+    """Check one article. Offsets in the report index ``text`` exactly as given."""
+    doc = Document.from_html(text) if html else Document.from_text(text)
+    return check_documents([doc], make_pipeline(settings))[0]

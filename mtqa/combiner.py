@@ -1,0 +1,82 @@
+"""Merge overlapping findings from different signals and set the document verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Sequence
+
+from .findings import Finding, Severity
+
+
+class Verdict(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+def _overlap_ratio(a: Finding, b: Finding) -> float:
+    inter = min(a.end, b.end) - max(a.start, b.start)
+    if inter <= 0:
+        return 0.0
+    return inter / (max(a.end, b.end) - min(a.start, b.start))
+
+
+def _noisy_or(confidences: Sequence[float]) -> float:
+    """Independent signals agreeing on a span make it more likely to be real."""
+    miss = 1.0
+    for c in confidences:
+        miss *= 1.0 - c
+    return 1.0 - miss
+
+
+@dataclass
+class Combiner:
+    """Findings covering mostly the same span are one problem seen by several signals.
+
+    The strongest finding leads; the others' check ids, suggestions and evidence
+    are folded into it.
+    """
+
+    block_threshold: float = 0.7
+    warn_threshold: float = 0.3
+    merge_overlap: float = 0.5
+
+    def combine(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
+        ordered = sorted(findings, key=lambda f: (f.start, f.end))
+        groups: list[list[Finding]] = []
+        for finding in ordered:
+            for group in groups[-3:]:
+                if any(_overlap_ratio(finding, other) >= self.merge_overlap for other in group):
+                    group.append(finding)
+                    break
+            else:
+                groups.append([finding])
+        return [self._merge(group) for group in groups]
+
+    def _merge(self, group: list[Finding]) -> Finding:
+        if len(group) == 1:
+            return group[0]
+        lead = max(group, key=lambda f: (f.severity.rank, f.confidence))
+        suggestions = list(lead.suggestions)
+        for other in group:
+            suggestions += [s for s in other.suggestions if s not in suggestions]
+        evidence = dict(lead.evidence)
+        evidence["merged"] = [
+            {"check": f.check, "confidence": f.confidence, "message": f.message, "evidence": dict(f.evidence)}
+            for f in group
+            if f is not lead
+        ]
+        return replace(
+            lead,
+            confidence=_noisy_or([f.confidence for f in group]),
+            suggestions=tuple(suggestions),
+            evidence=evidence,
+        )
+
+    def verdict(self, findings: Sequence[Finding]) -> Verdict:
+        if any(f.severity is Severity.ERROR and f.confidence >= self.block_threshold for f in findings):
+            return Verdict.BLOCK
+        if any(f.severity.rank >= Severity.WARNING.rank and f.confidence >= self.warn_threshold for f in findings):
+            return Verdict.WARN
+        return Verdict.PASS

@@ -1,0 +1,92 @@
+"""Checkers, the pipeline that runs them, and the report it returns."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+from .combiner import Combiner, Verdict
+from .document import Document
+from .findings import Finding
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """A batch of documents in, one list of findings per document out.
+
+    Offsets are into ``Document.text``. Checkers never print or mutate documents.
+    """
+
+    name: str
+    version: str
+
+    def check(self, docs: Sequence[Document]) -> list[list[Finding]]: ...
+
+
+def describe(checker: Checker) -> dict[str, Any]:
+    """What a checker contributes to the run signature (model, backend, hashes)."""
+    extra = getattr(checker, "signature", None)
+    return {"version": checker.version, **(extra() if callable(extra) else {})}
+
+
+@dataclass
+class CheckerFailure:
+    checker: str
+    error: str
+    detail: str = ""
+
+
+@dataclass
+class DocumentReport:
+    document: Document
+    findings: list[Finding]
+    verdict: Verdict
+    failures: list[CheckerFailure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.document
+        return {
+            "id": doc.id,
+            "path": doc.path,
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict(doc.original) for f in self.findings],
+            "errors": [{"checker": f.checker, "error": f.error} for f in self.failures],
+        }
+
+
+@dataclass
+class Pipeline:
+    checkers: list[Checker]
+    combiner: Combiner = field(default_factory=Combiner)
+    signature: dict[str, Any] = field(default_factory=dict)
+
+    def run(
+        self, docs: Sequence[Document], progress: Callable[[int], None] | None = None
+    ) -> list[DocumentReport]:
+        per_doc: list[list[Finding]] = [[] for _ in docs]
+        failures: list[list[CheckerFailure]] = [[] for _ in docs]
+        for checker in self.checkers:
+            try:
+                results = checker.check(docs)
+                if len(results) != len(docs):
+                    raise RuntimeError(f"returned {len(results)} results for {len(docs)} documents")
+            except Exception as exc:  # one broken checker must not lose the others' findings
+                log.debug("checker %s failed", checker.name, exc_info=True)
+                failure = CheckerFailure(checker.name, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+                for doc_failures in failures:
+                    doc_failures.append(failure)
+                continue
+            for i, found in enumerate(results):
+                per_doc[i].extend(found)
+        reports = []
+        for i, doc in enumerate(docs):
+            findings = self.combiner.combine(per_doc[i], doc.text)
+            mapped = [f.moved(*doc.to_original(f.start, f.end)) for f in findings]
+            reports.append(DocumentReport(doc, mapped, self.combiner.verdict(mapped), failures[i]))
+            if progress:
+                progress(1)
+        return reports
