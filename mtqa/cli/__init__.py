@@ -25,7 +25,7 @@ def _root(
     """Flag what machine translation or OCR broke in English news text."""
 
 
-from . import check  # noqa: E402,F401  (registers the sub-command)
+from . import check, serve  # noqa: E402,F401  (each module registers its sub-command)
 
 
 def main() -> None:
