@@ -1,0 +1,183 @@
+"""The grammar checker: LanguageTool-family rule hits as mtqa findings.
+
+Rule hits come from a backend (see :mod:`mtqa.grammar`), are filtered by the news profile
+(LanguageTool rule and category ids), mapped to mtqa categories (``spelling``, ``grammar``,
+``style``, and ``ocr`` for OCR-like damage), and passed through the name-aware filter
+(:mod:`mtqa.grammar.names`) so a correct foreign name is never reported as a spelling error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Sequence
+
+from ..config import Settings
+from ..document import Document
+from ..findings import Category, Finding
+from ..grammar import GrammarBackend, GrammarMatch, Profile, load_profile, make_backend
+from ..grammar.names import NameLookup, as_lookup, gazetteer_provider, is_name_like, near_miss
+
+log = logging.getLogger(__name__)
+
+_POSSESSIVE = ("'s", "’s", "'", "’")
+
+
+class GrammarChecker:
+    name = "grammar"
+    version = "1"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        backend: GrammarBackend | None = None,
+        profile: Profile | None = None,
+        name_lookup: Any = None,
+        name_lookup_provider: Callable[[Document], Any] | None = None,
+    ) -> None:
+        """Cheap: the engine is built on the first ``check`` (or ``signature``).
+
+        ``name_lookup``: a fixed :class:`NameLookup` (or ``word -> bool`` callable, or a set of
+        known names). ``name_lookup_provider``: ``doc -> lookup`` per document; by default the
+        gazetteer's ``mtqa.gazetteer.name_lookup`` when that package provides it.
+        """
+        self.settings = settings or Settings()
+        self.choice = str(getattr(self.settings, "grammar", "auto") or "auto").lower()
+        self._backend = backend
+        self._profile = profile
+        self._notes: dict[str, str] = {}
+        self._fixed_lookup = as_lookup(name_lookup)
+        self._provider = name_lookup_provider
+        self._provider_resolved = name_lookup_provider is not None or name_lookup is not None
+        self._lock = threading.Lock()
+
+    # --- lazy parts ---------------------------------------------------------------------------
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            self._profile = load_profile(self.settings)
+        return self._profile
+
+    def backend(self) -> GrammarBackend:
+        with self._lock:
+            if self._backend is None:
+                self._backend, self._notes = make_backend(self.choice, self.profile, self.settings)
+            return self._backend
+
+    def signature(self) -> dict[str, Any]:
+        if self.choice == "off":
+            return {"backend": "off"}
+        try:
+            backend = self.backend()
+        except Exception as exc:  # the run signature must not crash the run; check() reports it
+            return {"backend": self.choice, "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "backend": backend.name,
+            "backend_version": backend.version,
+            "grammar_profile": self.profile.digest,
+            **self._notes,
+        }
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+    # --- checking -----------------------------------------------------------------------------
+    def check(self, docs: Sequence[Document]) -> list[list[Finding]]:
+        if self.choice == "off" or not docs:
+            return [[] for _ in docs]
+        backend = self.backend()
+        results = backend.check([doc.text for doc in docs])
+        return [self.findings_for(doc, matches, self.profile, backend.name) for doc, matches in zip(docs, results)]
+
+    def findings_for(
+        self, doc: Document, matches: Sequence[GrammarMatch], profile: Profile | None = None, backend: str = ""
+    ) -> list[Finding]:
+        profile = profile or self.profile
+        lookup = self._lookup_for(doc)
+        out = []
+        for match in matches:
+            finding = self._to_finding(doc, match, profile, lookup, backend)
+            if finding is not None:
+                out.append(finding)
+        return out
+
+    def _lookup_for(self, doc: Document) -> NameLookup | None:
+        if self._fixed_lookup is not None:
+            return self._fixed_lookup
+        if not self._provider_resolved:
+            self._provider = gazetteer_provider()
+            self._provider_resolved = True
+        if self._provider is None:
+            return None
+        try:
+            return as_lookup(self._provider(doc))
+        except Exception:  # a broken gazetteer must not take the grammar signal down
+            log.warning("name lookup provider failed; name-like spelling hits are dropped", exc_info=True)
+            return None
+
+    def _to_finding(
+        self, doc: Document, m: GrammarMatch, profile: Profile, lookup: NameLookup | None, backend: str
+    ) -> Finding | None:
+        if not profile.allows(m.rule_id, m.category_id):
+            return None
+        start, end = max(0, m.start), min(len(doc.text), m.end)
+        if end < start:
+            return None
+        word = doc.text[start:end]
+        category = profile.category_for(m.rule_id, m.category_id)
+        kind = category.value
+        message = m.message or m.rule_id
+        suggestions = list(dict.fromkeys(s for s in m.suggestions if s != word))
+        evidence: dict[str, Any] = {"backend": backend, "rule_id": m.rule_id, "rule_category": m.category_id}
+        if m.issue_type:
+            evidence["issue_type"] = m.issue_type
+
+        name_like = is_name_like(word)
+        if name_like and lookup is not None and _known(lookup, word):
+            # The gazetteer knows this name or variant: no rule overrides it. Only name-like
+            # tokens are looked up: lowercase "heard" is not the place Heard.
+            return None
+        if profile.is_word_spelling(m.rule_id):
+            if profile.is_other_variant(message) or (suggestions and profile.is_variant_spelling(word, suggestions[0])):
+                return None  # right in another English variant ("colour", "centre", "labourer")
+            ocr = next(
+                ((s, why) for s in suggestions[:3] if (why := profile.ocr_explains(word, s, name_like=name_like))),
+                None,
+            )
+            if ocr is not None:
+                fix, why = ocr
+                category, kind = Category.OCR, "ocr"
+                suggestions = [fix] + [s for s in suggestions if s != fix]
+                evidence.update(ocr=why, engine_message=message)
+                message = f"Looks like OCR damage ({why}): did you mean “{fix}”?"
+            elif name_like:
+                canonical = near_miss(lookup, word, start, end)
+                if canonical is None:
+                    return None  # an unknown name is the gazetteer's call, not the spell checker's
+                category, kind = Category.SPELLING, "name_like"
+                suggestions = [canonical]  # never English words for a name
+                evidence.update(near_name=canonical, engine_message=message)
+                message = f"Unknown word close to the name “{canonical}”"
+        severity, confidence = profile.severity_confidence(kind)
+        return Finding(
+            start=start,
+            end=end,
+            category=category,
+            severity=severity,
+            confidence=confidence,
+            message=message,
+            check=f"grammar.{m.rule_id}",
+            suggestions=tuple(suggestions[: profile.max_suggestions]),
+            evidence=evidence,
+        )
+
+
+def _known(lookup: NameLookup, word: str) -> bool:
+    if lookup.is_known_name(word):
+        return True
+    for tail in _POSSESSIVE:
+        if word.endswith(tail) and lookup.is_known_name(word[: -len(tail)]):
+            return True
+    return False
