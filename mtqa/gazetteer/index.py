@@ -1,0 +1,323 @@
+"""The compact gazetteer index: built once into the cache directory, loaded in about a second.
+
+``load_gazetteer(names_files)`` returns a ``Gazetteer``: entries in columns (canonical form,
+kind, country, region, population, prominence, source), ``forms`` (folded form -> entry ids),
+retrieval ``blocks`` (first letter -> folded forms, for rapidfuzz) and ``name_parts`` (folded
+given names and surnames, for plausibility). The newsroom list is applied on top at load time,
+so editing it never forces a rebuild. ``gazetteer_hash(names_files)`` is the run signature key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..config import cache_dir
+from . import sources
+from .corruption import COSTS_PATH
+from .normalize import fold, is_latin
+
+log = logging.getLogger(__name__)
+INDEX_VERSION = "1"
+MIN_RETRIEVAL_LENGTH = 4
+PRIORITY_PROMINENCE = 0.8
+
+
+class Gazetteer:
+    def __init__(self) -> None:
+        self.canonical: list[str] = []
+        self.kind: list[str] = []
+        self.country: list[str] = []
+        self.region: list[str] = []
+        self.population: list[int] = []
+        self.prominence: list[float] = []
+        self.source: list[str] = []
+        self.preferred: dict[int, str] = {}
+        self.note: dict[int, str] = {}
+        self.forms: dict[str, tuple[int, ...]] = {}
+        self.blocks: dict[str, list[str]] = {}
+        self.skeletons: dict[str, tuple[str, ...]] = {}  # retrieval skeleton -> folded forms
+        self.skeleton_blocks: dict[str, list[str]] = {}
+        # Searched with a looser cutoff: prominent entities (seed lists, big places) and the
+        # places of each region (used for the regions a document is about).
+        self.priority_forms: list[str] = []
+        self.region_forms: dict[str, list[str]] = {}
+        self.name_parts: dict[str, str] = {}
+        self.meta: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.canonical)
+
+    # -- building ------------------------------------------------------------------------------
+    def add(self, entry: sources.SourceEntry, *, override: bool = False) -> int:
+        forms = [entry.canonical, *entry.aliases]
+        if entry.preferred:
+            forms.append(entry.preferred)
+        folded = [f for f in dict.fromkeys(fold(x) for x in forms) if f and is_latin(f)]
+        if not folded:
+            return -1
+        merged = self._merge_target(entry, folded)
+        if override:
+            # A newsroom entry takes over the entity it names (same kind, most prominent reading),
+            # so all that entity's known variants now lead to the house canonical form.
+            same = [i for i in self.forms.get(folded[0], ()) if self.kind[i] == entry.kind]
+            if same:
+                merged = max(same, key=lambda i: self.prominence[i])
+                self.prominence[merged] = max(self.prominence[merged], entry.prominence)
+        if merged is not None:
+            eid = merged
+            self.canonical[eid] = entry.canonical  # the official romanisation wins over GeoNames'
+            self.prominence[eid] = max(self.prominence[eid], entry.prominence)
+        else:
+            eid = len(self.canonical)
+            self.canonical.append(entry.canonical)
+            self.kind.append(entry.kind)
+            self.country.append(entry.country)
+            self.region.append(entry.region)
+            self.population.append(entry.population)
+            self.prominence.append(entry.prominence)
+            self.source.append(entry.source)
+        if entry.preferred:
+            self.preferred[eid] = entry.preferred
+        if entry.note:
+            self.note[eid] = entry.note
+        for form in folded:
+            ids = self.forms.get(form, ())
+            if override:
+                # A newsroom entry claims its forms: other readings of them no longer count.
+                self.forms[form] = (eid,)
+            elif eid not in ids:
+                self.forms[form] = (*ids, eid)
+        return eid
+
+    def _merge_target(self, entry: sources.SourceEntry, folded: list[str]) -> int | None:
+        """A KATOTTG settlement that GeoNames already lists (same form, same oblast) is one place."""
+        if entry.source != "katottg":
+            return None
+        same = {eid for form in folded for eid in self.forms.get(form, ())
+                if self.source[eid] == "geonames" and self.region[eid] == entry.region
+                and fold(self.canonical[eid]) in folded}
+        return max(same, key=lambda e: self.prominence[e]) if same else None
+
+    def finish(self) -> None:
+        from .corruption import default_model
+
+        model = default_model()
+        blocks: dict[str, set[str]] = {}
+        skeletons: dict[str, list[str]] = {}
+        for form in self.forms:
+            if len(form) >= MIN_RETRIEVAL_LENGTH:
+                blocks.setdefault(form[0], set()).add(form)
+                skeletons.setdefault(model.skeleton(form), []).append(form)
+        self.blocks = {k: sorted(v) for k, v in blocks.items()}
+        self.skeletons = {k: tuple(v) for k, v in skeletons.items()}
+        skel_blocks: dict[str, list[str]] = {}
+        for skel in self.skeletons:
+            if skel:
+                skel_blocks.setdefault(skel[0], []).append(skel)
+        self.skeleton_blocks = skel_blocks
+        priority: set[str] = set()
+        regions: dict[str, set[str]] = {}
+        for form, ids in self.forms.items():
+            if len(form) < MIN_RETRIEVAL_LENGTH:
+                continue
+            for eid in ids:
+                if self.prominence[eid] >= PRIORITY_PROMINENCE:
+                    priority.add(form)
+                if self.region[eid] and self.kind[eid] == "place":
+                    regions.setdefault(self.region[eid], set()).add(form)
+        self.priority_forms = sorted(priority)
+        self.region_forms = {k: sorted(v) for k, v in regions.items()}
+
+    # -- reading -------------------------------------------------------------------------------
+    def lookup(self, folded: str) -> tuple[int, ...]:
+        return self.forms.get(folded, ())
+
+    def entry(self, eid: int) -> dict:
+        return {
+            "id": eid, "canonical": self.canonical[eid], "kind": self.kind[eid], "country": self.country[eid],
+            "region": self.region[eid], "population": self.population[eid],
+            "prominence": round(self.prominence[eid], 3), "source": self.source[eid],
+        }
+
+    def retrieve(self, folded: str, keys: Sequence[str], skel: str = "", limit: int = 12,
+                 cutoff: float = 60.0) -> list[str]:
+        """Forms near ``folded``: rapidfuzz ratio over the blocks of its first-letter class, plus
+        forms whose retrieval skeleton is near ``skel`` (catches l/r, c/k, i/y... corruptions)."""
+        from rapidfuzz import fuzz, process
+
+        found: dict[str, float] = {}
+        for key in keys:
+            block = self.blocks.get(key)
+            if block:
+                for form, score, _ in process.extract(folded, block, scorer=fuzz.ratio, limit=limit,
+                                                      score_cutoff=cutoff):
+                    found[form] = max(found.get(form, 0.0), score)
+        if skel and self.skeleton_blocks.get(skel[0]):
+            for sk, score, _ in process.extract(skel, self.skeleton_blocks[skel[0]], scorer=fuzz.ratio,
+                                                limit=limit, score_cutoff=cutoff + 10):
+                for form in self.skeletons[sk]:
+                    found[form] = max(found.get(form, 0.0), score - 5)
+        ranked = sorted(found.items(), key=lambda x: -x[1])
+        return [form for form, _ in ranked[: 2 * limit]]  # the weighted model rescores these
+
+    def retrieve_focused(self, folded: str, regions: Sequence[str], limit: int = 5,
+                         cutoff: float = 50.0) -> list[str]:
+        """Forms near ``folded`` among prominent entities and the places of ``regions``."""
+        from rapidfuzz import fuzz, process
+
+        pools = [self.priority_forms, *(self.region_forms.get(r, []) for r in regions)]
+        found: list[str] = []
+        for pool in pools:
+            if pool:
+                found += [m[0] for m in process.extract(folded, pool, scorer=fuzz.ratio, limit=limit,
+                                                        score_cutoff=cutoff)]
+        return list(dict.fromkeys(found))
+
+    def overlay(self, paths: Iterable[Path]) -> None:
+        """The newsroom list, applied last so it wins; its forms join the retrieval blocks."""
+        added = set()
+        for path in paths:
+            for entry in sources.newsroom_list(Path(path)):
+                if self.add(entry, override=True) >= 0:
+                    forms = [entry.canonical, *entry.aliases, *([entry.preferred] if entry.preferred else [])]
+                    added.update(f for f in (fold(x) for x in forms) if f and is_latin(f))
+        from .corruption import default_model
+
+        model = default_model()
+        for form in added:
+            if len(form) >= MIN_RETRIEVAL_LENGTH:
+                block = self.blocks.setdefault(form[0], [])
+                if form not in block:
+                    block.append(form)
+                self.priority_forms.append(form)
+                skel = model.skeleton(form)
+                if skel:
+                    self.skeletons[skel] = tuple(dict.fromkeys((*self.skeletons.get(skel, ()), form)))
+                    sblock = self.skeleton_blocks.setdefault(skel[0], [])
+                    if skel not in sblock:
+                        sblock.append(skel)
+
+
+def _file_hash(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def base_hash() -> str:
+    payload = {"index": INDEX_VERSION, **sources.source_fingerprint()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def gazetteer_hash(names_files: Sequence[Path] = ()) -> str:
+    """Everything that changes name decisions: sources, seed lists, learned costs, the fitted
+    decision, newsroom lists."""
+    digest = hashlib.sha256(base_hash().encode())
+    decision = COSTS_PATH.parent / "decision.toml"
+    digest.update(_file_hash([COSTS_PATH, decision, *sorted(Path(p) for p in names_files)]).encode())
+    return digest.hexdigest()[:16]
+
+
+def index_path() -> Path:
+    return cache_dir() / f"gazetteer-{base_hash()[:16]}.pkl"
+
+
+def build_index(path: Path | None = None, progress: bool = True) -> tuple[Path, dict]:
+    """Build from all sources into ``path`` (default: the cache directory); return stats."""
+    from rich.progress import Progress
+
+    path = path or index_path()
+    started = time.perf_counter()
+    gaz = Gazetteer()
+    steps = [*sources.BUILT_SOURCES, ("name parts", None)]
+    with Progress(transient=False, disable=not progress, console=_stderr_console()) as bar:
+        task = bar.add_task("gazetteer: building", total=len(steps))
+        for name, fn in steps:
+            bar.update(task, description=f"gazetteer: {name}")
+            if fn is None:
+                for part, label in sources.name_parts():
+                    if part and is_latin(part):
+                        gaz.name_parts.setdefault(part, label)
+            else:
+                for entry in fn():
+                    gaz.add(entry)
+            bar.advance(task)
+    # Seed-list people are known name parts too (their given names and surnames).
+    for eid, kind in enumerate(gaz.kind):
+        if kind == "person":
+            for part in fold(gaz.canonical[eid]).split():
+                gaz.name_parts.setdefault(part, "person")
+    gaz.finish()
+    gaz.meta = {"base_hash": base_hash(), "sources": sources.source_fingerprint(), "entries": len(gaz),
+                "forms": len(gaz.forms), "name_parts": len(gaz.name_parts)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        pickle.dump(gaz.__dict__, fh, protocol=pickle.HIGHEST_PROTOCOL)  # plain data: no class path inside
+    os.replace(tmp, path)  # atomic: a parallel reader never sees half a file
+    if path.parent == cache_dir():
+        for stale in path.parent.glob("gazetteer-*.pkl"):  # indexes of older sources are dead weight
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    stats = {**gaz.meta, "build_seconds": round(time.perf_counter() - started, 2),
+             "size_mb": round(path.stat().st_size / 1e6, 1), "path": str(path)}
+    log.info("gazetteer index built: %s", stats)
+    return path, stats
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
+@lru_cache(maxsize=2)
+def _load_base(path_str: str) -> Gazetteer:
+    path = Path(path_str)
+    if not path.exists():
+        build_index(path, progress=sys.stderr.isatty())
+    gaz = Gazetteer()
+    with path.open("rb") as fh:
+        gaz.__dict__.update(pickle.load(fh))
+    return gaz
+
+
+def load_gazetteer(names_files: Sequence[Path] = ()) -> Gazetteer:
+    """The index (built on first use) plus the newsroom list(s) on top."""
+    base = _load_base(str(index_path()))
+    if not names_files:
+        return base
+    return _with_overlay(base, tuple(str(p) for p in names_files), gazetteer_hash(names_files))
+
+
+@lru_cache(maxsize=4)
+def _with_overlay(base: Gazetteer, paths: tuple[str, ...], _key: str) -> Gazetteer:
+    import copy
+
+    gaz = copy.copy(base)
+    for attr in ("canonical", "kind", "country", "region", "population", "prominence", "source"):
+        setattr(gaz, attr, list(getattr(base, attr)))
+    gaz.preferred, gaz.note, gaz.forms = dict(base.preferred), dict(base.note), dict(base.forms)
+    gaz.blocks = {k: list(v) for k, v in base.blocks.items()}
+    gaz.skeletons = dict(base.skeletons)
+    gaz.priority_forms = list(base.priority_forms)
+    gaz.skeleton_blocks = {k: list(v) for k, v in base.skeleton_blocks.items()}
+    gaz.overlay(Path(p) for p in paths)
+    return gaz
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    _, info = build_index(progress=True)
+    print(json.dumps(info, indent=1))

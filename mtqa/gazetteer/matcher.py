@@ -1,0 +1,361 @@
+"""Resolve a document's names against the gazetteer and decide which are corrupted.
+
+``resolve_names(doc, matcher)`` (memoised as ``doc.annotation("names.resolved", ...)``) returns
+``ResolvedName`` records for every name the gazetteer knows (``status`` "known" or "variant")
+and for every near-miss judged corrupted (``status`` "corrupt", with ``suggestions`` and
+``evidence``). Each carries the entity ``kind`` ("place", "person", "organisation", "region"):
+other checkers read it (e.g. whether "his"/"her" can refer to the nearest entity).
+
+Per suspect word (capitalised, not common English, not a known name part, not in the
+gazetteer): retrieve forms near it (rapidfuzz over first-letter blocks and corruption
+skeletons), score each with the weighted corruption model, rank entities by cost, prominence
+and agreement with the document's other resolved names, then decide with a calibrated
+logistic model (``data/gazetteer/decision.toml``; fitted by ``mtqa.gazetteer.calibrate``).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+from ..config import PACKAGE_DATA
+from ..document import Document
+from .candidates import NameCandidate, name_candidates
+from .corruption import CorruptionModel, default_model
+from .index import Gazetteer
+from .normalize import fold, has_cyrillic, is_latin
+
+DECISION_PATH = PACKAGE_DATA / "gazetteer" / "decision.toml"
+FEATURES = ("bias", "cost", "ncost", "prominence", "context", "mt_likeness", "zipf", "margin")
+
+
+@dataclass(frozen=True)
+class ResolvedName:
+    start: int
+    end: int
+    text: str
+    canonical: str
+    kind: str  # place | person | organisation | region
+    country: str
+    region: str
+    status: str  # known | variant | corrupt
+    confidence: float
+    entity: int
+    suggestions: tuple[str, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Suspect:
+    start: int
+    end: int
+    text: str
+    folded: str
+    zipf: float
+    best: dict | None = None  # the top-ranked candidate with its features
+    candidates: list[dict] = field(default_factory=list)
+    probability: float = 0.0
+
+
+@lru_cache(maxsize=1)
+def load_decision() -> dict:
+    with DECISION_PATH.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def decide(weights: dict[str, float], gate: dict, features: dict[str, float]) -> float:
+    """P(corrupted): 0 beyond the gate (case 3, far from every known name), else the logistic model."""
+    if features["ncost"] > gate["max_ncost"] or features["cost"] > gate["max_cost"]:
+        return 0.0
+    return _sigmoid(sum(weights[k] * features[k] for k in FEATURES))
+
+
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word.lower(), "en")
+
+
+class Matcher:
+    def __init__(self, gazetteer: Gazetteer, model: CorruptionModel | None = None,
+                 decision: dict | None = None) -> None:
+        self.gaz = gazetteer
+        self.model = model or default_model()
+        self.decision = decision or load_decision()
+        self.rank = self.decision["rank"]
+        self.rules = self.decision["suspect"]
+        self.known_words = frozenset(self.rules.get("known_words", ()))
+        weights = self.decision.get("decide", {})
+        self.weights = {name: float(weights.get(name, 0.0)) for name in FEATURES}
+        self.threshold = float(weights.get("threshold", 0.5))
+        self.gate = self.decision["gate"]
+        self.exclude: set[str] = set()  # forms hidden from lookup (held-out evaluation only)
+        # Optional LM evidence: (doc, suspect, threshold) -> Δ log-prob (nats) or None.
+        self.lm_adjust: Callable | None = None
+        self.lm_weight = float(self.decision.get("lm", {}).get("weight", 0.3))
+
+    # -- exact lookups -------------------------------------------------------------------------
+    def lookup(self, folded: str) -> tuple[int, ...]:
+        if folded in self.exclude:
+            return ()
+        return self.gaz.lookup(folded)
+
+    def is_suspect_word(self, word: str) -> tuple[bool, float]:
+        folded = fold(word)
+        if has_cyrillic(word) or not is_latin(folded) or any(ch.isdigit() for ch in word):
+            return False, 0.0
+        if len(folded.replace(" ", "")) < self.rules["min_length"]:
+            return False, 0.0
+        if word.isupper() and len(word) <= self.rules["acronym_max"]:
+            return False, 0.0
+        zipf = _zipf(folded)
+        if zipf >= self.rules["common_zipf"]:
+            return False, zipf
+        if folded in self.gaz.name_parts and folded not in self.exclude:
+            return False, zipf
+        if folded in self.known_words:
+            return False, zipf
+        return True, zipf
+
+    # -- context -------------------------------------------------------------------------------
+    def context_of(self, exact: list[tuple[int, int, str, tuple[int, ...]]]) -> tuple[Counter, Counter]:
+        """Regions and countries the document's known names point to (ambiguous ones shared)."""
+        regions: Counter = Counter()
+        countries: Counter = Counter()
+        for _s, _e, _t, ids in exact:
+            total = sum(max(self.gaz.prominence[i], 0.05) for i in ids)
+            for i in ids:
+                # Weighted by prominence too: a chance match of a hamlet says little about the story.
+                share = max(self.gaz.prominence[i], 0.05) ** 2 / total
+                if self.gaz.region[i]:
+                    regions[self.gaz.region[i]] += share
+                if self.gaz.country[i]:
+                    countries[self.gaz.country[i]] += share
+        return regions, countries
+
+    def context_score(self, eid: int, regions: Counter, countries: Counter) -> float:
+        region, country = self.gaz.region[eid], self.gaz.country[eid]
+        need = self.rank["context_min_weight"]
+        if region and regions.get(region, 0.0) >= need:
+            return 1.0
+        if not region and self.gaz.kind[eid] != "place" and country and countries.get(country, 0.0) >= 2 * need:
+            return 1.0  # a person's or organisation's "region" is their country
+        if country and countries.get(country, 0.0) >= need:
+            return 0.4
+        return 0.0
+
+    def pick(self, ids: Sequence[int], regions: Counter, countries: Counter) -> int:
+        """The reading of an ambiguous known form that fits the document best (Donetsk UA vs RU)."""
+        return max(ids, key=lambda i: (self.gaz.prominence[i] + self.context_score(i, regions, countries),
+                                       self.gaz.kind[i] != "place", -i))
+
+    # -- suspects ------------------------------------------------------------------------------
+    def score_suspect(self, suspect: Suspect, spans: list[tuple[int, int, str, int]],
+                      regions: Counter, countries: Counter) -> None:
+        """Fill ``suspect.candidates``/``best``: ``spans`` are (start, end, text, n_words) queries."""
+        by_entity: dict[str, dict] = {}
+        max_ratio = self.rank["max_length_ratio"]
+        focus = [r for r, w in regions.most_common(3) if w >= self.rank["context_min_weight"]]
+        for start, end, text, n_words in spans:
+            query = fold(text)
+            keys = self.model.groups.get(query[:1], (query[:1],))
+            forms = self.gaz.retrieve(query, keys, self.model.skeleton(query))
+            forms += self.gaz.retrieve_focused(query, focus)
+            prev = fold(text.split()[0]) if n_words == 2 and start < suspect.start else None
+            for form in dict.fromkeys(forms):
+                if form in self.exclude or form == query:
+                    continue
+                ratio = max(len(form), len(query)) / max(1, min(len(form), len(query)))
+                if ratio > max_ratio:
+                    continue
+                alignment = self.model.align(form, query)
+                for eid in self.gaz.lookup(form):
+                    canonical = self.gaz.canonical[eid]
+                    coverage = min(1.0, n_words / max(1, len(canonical.split())))
+                    context = self.context_score(eid, regions, countries)
+                    rank = (-alignment.cost + self.rank["prominence"] * self.gaz.prominence[eid]
+                            + self.rank["context_region" if context >= 1.0 else "context_country"] * (context > 0)
+                            + self.rank["coverage"] * coverage)
+                    if prev and self.gaz.kind[eid] == "person" and len(canonical.split()) >= 2:
+                        # "Hanna M...": a given name that fits this person makes the next word a surname.
+                        if self.model.cost(fold(canonical.split()[0]), prev) <= self.rank["given_name_cost"]:
+                            rank += self.rank["name_slot"]
+                    key = canonical
+                    if key not in by_entity or rank > by_entity[key]["rank"]:
+                        by_entity[key] = {
+                            "entity": eid, "canonical": canonical, "form": form, "kind": self.gaz.kind[eid],
+                            "start": start, "end": end, "span_text": text, "cost": alignment.cost,
+                            "ncost": alignment.cost / max(len(form), 1), "ops": alignment.ops,
+                            "prominence": self.gaz.prominence[eid], "context": context,
+                            "mt_likeness": self.model.mt_likeness(alignment.ops), "rank": rank,
+                            "coverage": coverage,
+                        }
+        ranked = sorted(by_entity.values(), key=lambda c: -c["rank"])
+        suspect.candidates = ranked[:5]
+        if not ranked:
+            return
+        best = ranked[0]
+        # Competitors are other names: entities sharing the best one's forms are the same name.
+        same_name = set(self.gaz.lookup(best["form"])) | set(self.gaz.lookup(fold(best["canonical"])))
+        rivals = [c for c in ranked[1:] if c["entity"] not in same_name and c["form"] != best["form"]]
+        margin = best["rank"] - rivals[0]["rank"] if rivals else 2.0
+        best["margin"] = min(margin, 2.0)
+        suspect.best = best
+        suspect.probability = self.probability(self.features(suspect))
+
+    def features(self, suspect: Suspect) -> dict[str, float]:
+        best = suspect.best or {}
+        return {
+            "bias": 1.0, "cost": best.get("cost", 5.0), "ncost": best.get("ncost", 1.0),
+            "prominence": best.get("prominence", 0.0), "context": best.get("context", 0.0),
+            "mt_likeness": best.get("mt_likeness", 0.0), "zipf": suspect.zipf, "margin": best.get("margin", 0.0),
+        }
+
+    def probability(self, features: dict[str, float]) -> float:
+        return decide(self.weights, self.gate, features)
+
+    # -- documents -----------------------------------------------------------------------------
+    def analyse(self, doc: Document, lm_rescore: Callable | None = None) -> tuple[list, list[Suspect]]:
+        """Exact matches (start, end, text, ids) and scored suspects of one document."""
+        exact: list[tuple[int, int, str, tuple[int, ...]]] = []
+        pending: list[tuple[NameCandidate, int, float]] = []
+        covered: dict[tuple[int, int], bool] = {}
+        for cand in name_candidates(doc):
+            words = cand.words
+            i = 0
+            while i < len(words):
+                for j in range(min(len(words), i + 6), i, -1):
+                    text = doc.text[words[i].start : words[j - 1].end]
+                    ids = self.lookup(fold(text))
+                    if not ids:
+                        continue
+                    if (j == i + 1 and j < len(words) and self.gaz.name_parts.get(fold(text)) == "given"
+                            and not any(self.gaz.kind[e] == "person" for e in ids)):
+                        continue  # "Volodymyr Tymoshenko": a given name here, not the town of Volodymyr
+                    if j == i + 1 and _zipf(text) >= self.rules["ordinary_word_zipf"]:
+                        # "Major", "Defense": ordinary words that are also some village.
+                        ids = tuple(e for e in ids if self.gaz.prominence[e] >= self.rules["context_min_prominence"])
+                        if not ids:
+                            continue
+                    exact.append((words[i].start, words[j - 1].end, text, ids))
+                    for k in range(i, j):
+                        covered[(id(cand), k)] = True
+                    i = j
+                    break
+                else:
+                    suspect, zipf = self.is_suspect_word(words[i].text)
+                    if suspect:
+                        pending.append((cand, i, zipf))
+                    i += 1
+        regions, countries = self.context_of(exact)
+        suspects = []
+        for cand, i, zipf in pending:
+            w = cand.words
+            spans = [(w[i].start, w[i].end, w[i].text, 1)]
+            if i > 0 and not covered.get((id(cand), i - 1)):
+                spans.append((w[i - 1].start, w[i].end, doc.text[w[i - 1].start : w[i].end], 2))
+            if i + 1 < len(w) and not covered.get((id(cand), i + 1)):
+                spans.append((w[i].start, w[i + 1].end, doc.text[w[i].start : w[i + 1].end], 2))
+            suspect = Suspect(w[i].start, w[i].end, w[i].text, fold(w[i].text), zipf)
+            self.score_suspect(suspect, spans, regions, countries)
+            suspects.append(suspect)
+        self._agreement(suspects)
+        return exact, suspects
+
+    def _agreement(self, suspects: list[Suspect]) -> None:
+        """Different unknown spellings that all point to one entity support each other (MT often
+        garbles one name several ways in one story): more document context for each."""
+        by_entity: dict[str, set[str]] = {}
+        for s in suspects:
+            if s.best is not None:
+                by_entity.setdefault(s.best["canonical"], set()).add(s.folded)
+        step = float(self.rank.get("agreement_step", 0.25))
+        for s in suspects:
+            if s.best is None:
+                continue
+            others = len(by_entity[s.best["canonical"]]) - 1
+            if others > 0 and s.best["context"] > 0:
+                s.best["agreeing_suspects"] = others
+                s.best["context"] = s.best["context"] + step * min(others, 2)
+                s.probability = self.probability(self.features(s))
+
+    def resolve(self, doc: Document) -> list[ResolvedName]:
+        exact, suspects = self.analyse(doc)
+        regions, countries = self.context_of(exact)
+        out: list[ResolvedName] = []
+        for start, end, text, ids in exact:
+            eid = self.pick(ids, regions, countries)
+            canonical = self.gaz.canonical[eid]
+            status = "known" if fold(text) in (fold(canonical), fold(self.gaz.preferred.get(eid, canonical))) \
+                else "variant"
+            out.append(ResolvedName(start, end, text, canonical, self.gaz.kind[eid], self.gaz.country[eid],
+                                    self.gaz.region[eid], status, 1.0, eid))
+        for suspect in suspects:
+            best = suspect.best
+            if best is not None and self.lm_adjust is not None:
+                delta = self.lm_adjust(doc, suspect, self.threshold)
+                if delta is not None:
+                    best["lm_delta"] = delta
+                    logit = math.log(max(suspect.probability, 1e-6) / max(1 - suspect.probability, 1e-6))
+                    suspect.probability = _sigmoid(logit + self.lm_weight * max(-5.0, min(5.0, delta)))
+            if best is None or suspect.probability < self.threshold:
+                continue
+            out.append(self._corrupt(suspect, best))
+        out.sort(key=lambda r: (r.start, r.end))
+        return _drop_overlaps(out)
+
+    def _corrupt(self, suspect: Suspect, best: dict) -> ResolvedName:
+        start, end = best["start"], best["end"]
+        canonical = best["canonical"]
+        whole = best["coverage"] >= 1.0
+        first = canonical if whole else best["form"].title()
+        suggestions = [first] + [c["canonical"] if whole else c["form"].title()
+                                 for c in suspect.candidates[1:3] if c["canonical"] != canonical]
+        eid = best["entity"]
+        evidence = {
+            "canonical": canonical, "matched_form": best["form"], "cost": round(best["cost"], 3),
+            "normalised_cost": round(best["ncost"], 3), "edit_distance": _levenshtein(best["form"], fold(best["span_text"])),
+            "ops": [f"{s or '∅'}->{d or '∅'}" for s, d in best["ops"]], "prominence": round(best["prominence"], 3),
+            "context_support": round(best["context"], 3), "mt_likeness": round(best["mt_likeness"], 3),
+            "agreeing_suspects": best.get("agreeing_suspects", 0), "margin": round(best.get("margin", 0.0), 3),
+            "zipf": round(suspect.zipf, 2), "probability": round(suspect.probability, 3),
+            "lm_delta": round(best["lm_delta"], 3) if "lm_delta" in best else None,
+            "population": self.gaz.population[eid], "country": self.gaz.country[eid], "region": self.gaz.region[eid],
+            "candidates": [{"canonical": c["canonical"], "kind": c["kind"], "cost": round(c["cost"], 3),
+                            "rank": round(c["rank"], 3)} for c in suspect.candidates],
+        }
+        return ResolvedName(start, end, best["span_text"], canonical, best["kind"], self.gaz.country[eid],
+                            self.gaz.region[eid], "corrupt", suspect.probability, eid,
+                            tuple(dict.fromkeys(suggestions)), evidence)
+
+
+def _levenshtein(a: str, b: str) -> int:
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.distance(a, b)
+
+
+def _drop_overlaps(names: list[ResolvedName]) -> list[ResolvedName]:
+    """A corrupt two-word reading ("Hannah M...") replaces the known word inside it."""
+    out: list[ResolvedName] = []
+    for name in names:
+        clash = [o for o in out if o.start < name.end and name.start < o.end]
+        if not clash:
+            out.append(name)
+        elif name.status == "corrupt" and all(o.status != "corrupt" for o in clash):
+            out = [o for o in out if o not in clash] + [name]
+    out.sort(key=lambda r: (r.start, r.end))
+    return out
+
+
+def resolve_names(doc: Document, matcher: Matcher) -> list[ResolvedName]:
+    """The shared annotation: every resolved name of ``doc`` with its entity kind."""
+    return doc.annotation("names.resolved", matcher.resolve)

@@ -1,0 +1,133 @@
+"""Matcher and checker on a small hand-made gazetteer (fast; the real index is an integration test)."""
+
+from pathlib import Path
+
+import pytest
+
+from mtqa.config import Settings
+from mtqa.document import Document
+from mtqa.findings import Category, Severity
+from mtqa.gazetteer.index import Gazetteer
+from mtqa.gazetteer.matcher import Matcher, resolve_names
+from mtqa.gazetteer.sources import SourceEntry, newsroom_list
+
+
+def _small_gazetteer() -> Gazetteer:
+    gaz = Gazetteer()
+    entries = [
+        SourceEntry("Kharkiv", "place", "UA", "UA.07", 1_430_000, 0.88, "test", ["Kharkov", "Charkiw"]),
+        SourceEntry("Izium", "place", "UA", "UA.07", 45_000, 0.67, "test", ["Izyum", "Isjum"]),
+        SourceEntry("Balakliia", "place", "UA", "UA.07", 26_000, 0.63, "test", ["Balakliya", "Balakleya"]),
+        SourceEntry("Balaklava", "place", "UA", "UA.20", 18_000, 0.61, "test", ["Balaklava"]),
+        SourceEntry("Kupiansk", "place", "UA", "UA.07", 26_000, 0.63, "test", ["Kupyansk"]),
+        SourceEntry("Mykolaiv", "place", "UA", "UA.16", 470_000, 0.81, "test", ["Nikolaev", "Mykolayiv"]),
+        SourceEntry("Ternopil", "place", "UA", "UA.22", 220_000, 0.76, "test", ["Ternopol"]),
+        SourceEntry("Donetsk", "place", "UA", "UA.05", 900_000, 0.85, "test", []),
+        SourceEntry("Donetsk", "place", "RU", "RU.61", 50_000, 0.67, "test", []),
+        SourceEntry("Kharkiv Oblast", "region", "UA", "UA.07", 0, 1.0, "test", ["Kharkiv region"]),
+        SourceEntry("Volodymyr Zelensky", "person", "UA", "", 0, 1.0, "test",
+                    ["Zelensky", "Zelenskyy", "Zelenskiy", "Volodymyr Zelenskyy"]),
+        SourceEntry("Oleksandr Syrskyi", "person", "UA", "", 0, 1.0, "test", ["Syrskyi", "Syrsky"]),
+        SourceEntry("Reuters", "organisation", "GB", "", 0, 1.0, "test", []),
+    ]
+    for entry in entries:
+        gaz.add(entry)
+    gaz.name_parts.update({"volodymyr": "given", "oleksandr": "given", "zelensky": "person", "syrskyi": "person"})
+    gaz.finish()
+    return gaz
+
+
+@pytest.fixture(scope="module")
+def gaz() -> Gazetteer:
+    return _small_gazetteer()
+
+
+@pytest.fixture()
+def matcher(gaz) -> Matcher:
+    return Matcher(gaz)
+
+
+CONTEXT = "Ukrainian troops advanced in Kharkiv Oblast on Saturday, near Izium and Kupiansk. "
+
+
+def _corrupt(matcher, text):
+    return [n for n in resolve_names(Document.from_text(text), matcher) if n.status == "corrupt"]
+
+
+@pytest.mark.parametrize("word, canonical", [
+    ("Ternopir", "Ternopil"), ("Mikolaiv", "Mykolaiv"), ("Dzelensky", "Volodymyr Zelensky"),
+])  # fmt: skip
+def test_invented_corruptions_are_flagged_with_the_canonical_form(matcher, word, canonical):
+    found = _corrupt(matcher, f"{CONTEXT}Officials said {word} was calm.")
+    assert [n.text for n in found] == [word]
+    assert canonical in found[0].suggestions[0] or found[0].evidence["canonical"] == canonical
+
+
+def test_context_picks_the_place_in_the_documents_region(matcher):
+    found = _corrupt(matcher, f"{CONTEXT}Russian forces had left Balakrlia a day earlier.")
+    assert found and found[0].canonical == "Balakliia" and found[0].evidence["context_support"] == 1.0
+
+
+def test_known_names_variants_and_homonyms_are_not_flagged(matcher):
+    text = (f"{CONTEXT}Kharkov, Izyum, Kupyansk and Donetsk were shelled; Zelenskiy and Zelenskyy "
+            "spoke to Reuters. Kharkiv's mayor and Izium’s residents (Balakliia) agreed.")
+    names = resolve_names(Document.from_text(text), matcher)
+    assert not [n for n in names if n.status == "corrupt"]
+    statuses = {n.text: n.status for n in names}
+    assert statuses["Kharkov"] == "variant" and statuses["Izium"] == "known"
+    kinds = {n.text: n.kind for n in names}
+    assert kinds["Reuters"] == "organisation" and kinds["Zelenskiy"] == "person"
+
+
+def test_donetsk_homonym_resolves_by_context(matcher):
+    names = resolve_names(Document.from_text(CONTEXT + "Shelling hit Donetsk."), matcher)
+    donetsk = next(n for n in names if n.text == "Donetsk")
+    assert donetsk.country == "UA"
+
+
+def test_unknown_names_far_from_everything_and_cyrillic_are_left_alone(matcher):
+    assert not _corrupt(matcher, f"{CONTEXT}Wojciechowski met Hrabovsky in Oxfordshire. Харків і Ізюм.")
+
+
+def test_resolved_names_are_a_shared_annotation(matcher):
+    doc = Document.from_text(CONTEXT)
+    assert resolve_names(doc, matcher) is resolve_names(doc, matcher)
+
+
+def test_newsroom_list_wins_and_house_style_is_reported(tmp_path: Path, gaz):
+    toml = tmp_path / "house.toml"
+    toml.write_text('[[name]]\ncanonical = "Kupiansk"\nvariants = ["Kupjansk"]\npreferred = "Kupiansk"\n'
+                    'kind = "place"\ncountry = "UA"\nregion = "UA.07"\nnote = "house style"\n')
+    csv = tmp_path / "house.csv"
+    csv.write_text("canonical,variants,preferred,kind,note\nSyrskyi Group,Syrsky Group,,organisation,test\n")
+    assert [e.canonical for e in newsroom_list(csv)] == ["Syrskyi Group"]
+    import copy
+
+    from mtqa.gazetteer.index import _with_overlay
+
+    overlaid = _with_overlay(gaz, (str(toml), str(csv)), "k")
+    assert overlaid.lookup("kupjansk") and not gaz.lookup("kupjansk")
+
+    from mtqa.checkers.names import NameChecker
+
+    checker = NameChecker(Settings(use_lm=False, names_files=(toml,)))
+    checker._matcher = Matcher(overlaid)
+    [findings] = checker.check([Document.from_text("Troops entered Kupyansk. Later Kupiansk was quiet.")])
+    checks = sorted(f.check for f in findings)
+    assert checks == ["gazetteer.house_style", "gazetteer.variant_mix"]
+    assert all(f.severity is Severity.INFO and f.category is Category.STYLE for f in findings)
+    assert copy.copy(gaz).lookup("kupjansk") == ()
+
+
+def test_checker_reports_corrupted_name_findings(matcher):
+    from mtqa.checkers.names import NameChecker
+
+    checker = NameChecker(Settings(use_lm=False))
+    checker._matcher = matcher
+    text = f"{CONTEXT}Officials said Ternopir was calm."
+    [findings] = checker.check([Document.from_text(text)])
+    [finding] = [f for f in findings if f.category is Category.NAME]
+    assert text[finding.start : finding.end] == "Ternopir"
+    assert finding.check == "gazetteer.place" and finding.suggestions[0] == "Ternopil"
+    for key in ("cost", "edit_distance", "prominence", "context_support", "candidates"):
+        assert key in finding.evidence
