@@ -1,0 +1,299 @@
+"""LM-based garble: swapped adjacent words, wrong part of speech, and sentences far more surprising
+than the rest of their document.
+
+CPU cost is bounded: per sentence only the ``max_positions`` most surprising word pairs are tried
+as swaps and the ``max_positions`` most surprising words get part-of-speech variants; all rewrites
+of a document go to the scorer in one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+from ..document import Document
+from ..findings import Category, Finding, Severity
+from ..text import Token
+from .lexicon import is_headline, lower_set, rules, thresholds
+
+log = logging.getLogger(__name__)
+
+
+class LMHelper:
+    """The LM core (mtqa.lm) seen from the garble detectors."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+        card = getattr(scorer, "card", None)
+        self.window = int(getattr(card, "context_chars", 600) or 600)
+
+    def sentence_scores(self, doc: Document) -> list[Any]:
+        from ..lm import sentence_scores
+
+        return sentence_scores(doc, self.scorer)
+
+    def context(self, doc: Document, index: int) -> str:
+        from ..lm import sentence_context
+
+        return sentence_context(doc, index, self.window)
+
+    def rescore(self, requests: Sequence[tuple[str, tuple[int, int], Sequence[str], str]]) -> list[list[float]]:
+        if not requests:
+            return []
+        batch = getattr(self.scorer, "rescore_batch", None)
+        if callable(batch):
+            from ..lm import RescoreRequest
+
+            return batch([RescoreRequest(t, s, list(c), ctx) for t, s, c, ctx in requests])
+        return [self.scorer.rescore(t, s, list(c), context=ctx) for t, s, c, ctx in requests]
+
+
+# ---------------------------------------------------------------- candidate rewrites
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> dict[str, list[str]]:
+    """Frequent English words indexed by their first four letters (for derivational variants)."""
+    import wordfreq
+
+    size = int(thresholds()["lm_slips"]["vocabulary_size"])
+    index: dict[str, list[str]] = {}
+    for word in wordfreq.top_n_list("en", size):
+        if word.isalpha() and word.islower() and len(word) >= 4:
+            index.setdefault(word[:4], []).append(word)
+    return index
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@lru_cache(maxsize=16384)
+def pos_variants(word: str) -> tuple[str, ...]:
+    """Same-root words of another form: president/presidential, compare/comparison, close/closely,
+    plus lemminflect's inflections of the word's lemmas."""
+    import lemminflect
+
+    th = thresholds()["lm_slips"]
+    low = word.lower()
+    found: dict[str, None] = {}
+    for upos, lemmas in lemminflect.getAllLemmas(low).items():
+        for lemma in lemmas:
+            for forms in lemminflect.getAllInflections(lemma).values():
+                for form in forms:
+                    if form != low and form.isalpha():
+                        found[form] = None
+    max_suffix = int(th["max_suffix"])
+    suffixes = frozenset(rules()["lm_slips"]["suffixes"]) | {""}
+    if len(low) >= 4:
+        for other in _vocabulary().get(low[:4], ()):
+            if other == low:
+                continue
+            cp = _common_prefix(low, other)
+            if cp < max(4, min(len(low), len(other)) - max_suffix):
+                continue
+            if len(low) - cp > max_suffix or len(other) - cp > max_suffix:
+                continue
+            # the differing endings must both be derivational suffixes (grape/graphic is not)
+            if low[cp:] not in suffixes or other[cp:] not in suffixes:
+                continue
+            found[other] = None
+            if len(found) >= int(th["max_variants"]) * 3:
+                break
+    floor = float(th["min_variant_zipf"])
+    ordered = sorted((w for w in found if _zipf(w) >= floor), key=lambda w: -_zipf(w))[: int(th["max_variants"])]
+    if word[:1].isupper():
+        ordered = [w[0].upper() + w[1:] for w in ordered]
+    return tuple(ordered)
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str) -> float:
+    import wordfreq
+
+    return wordfreq.zipf_frequency(word, "en")
+
+
+@dataclass
+class _Rewrite:
+    kind: str  # "swap" | "pos"
+    sentence: int
+    start: int  # document offsets of the rewritten span
+    end: int
+    original: str
+    candidates: list[str]
+    surprisal: float
+
+
+def _word_surprisals(scored: Any, toks: list[Token], base: int) -> list[float]:
+    values = []
+    for t in toks:
+        v = scored.word_surprisal(t.start - base, t.end - base)
+        values.append(0.0 if v is None or math.isnan(v) else float(v))
+    return values
+
+
+def _rewritable(tok: Token, first: bool) -> bool:
+    word = tok.text
+    if not word.isalpha():
+        return False
+    if word[:1].isupper() and not first:
+        return False  # names are the gazetteer's business
+    return not word.isupper() or len(word) == 1
+
+
+def _swappable(tok: Token) -> bool:
+    return tok.text.isalpha() and (not tok.text.isupper() or len(tok.text) == 1)
+
+
+def plan_rewrites(doc: Document, scored: list[Any]) -> list[_Rewrite]:
+    th = thresholds()["lm_slips"]
+    k = int(rules()["lm_slips"]["max_positions"])
+    min_words = int(th["min_words"])
+    function_words = lower_set(rules()["lm_slips"]["function_words"])
+    text = doc.text
+    plans: list[_Rewrite] = []
+    for index, sentence in enumerate(doc.sentences):
+        toks = doc.sentence_tokens(index)
+        if len(toks) < min_words or is_headline(doc, sentence):
+            continue
+        ws = _word_surprisals(scored[index], toks, sentence.start)
+        # swaps: the pair whose two words together surprise the model most
+        pairs = []
+        for j in range(len(toks) - 1):
+            a, b = toks[j], toks[j + 1]
+            gap = text[a.end : b.start]
+            # names may be swapped too ("the States United"); only all-caps codes are left alone
+            if gap != " " or not (_swappable(a) and _swappable(b)):
+                continue
+            if a.text.lower() == b.text.lower():
+                continue
+            pairs.append((ws[j] + ws[j + 1], j))
+        for score, j in sorted(pairs, reverse=True)[:k]:
+            a, b = toks[j], toks[j + 1]
+            first, second = b.text, a.text
+            if j == 0 and a.text[:1].isupper() and a.text[1:].islower():
+                first, second = first[0].upper() + first[1:], (second.lower() if second != "I" else second)
+            plans.append(_Rewrite("swap", index, a.start, b.end, text[a.start : b.end], [f"{first} {second}"], score))
+        # part-of-speech variants of the most surprising content words
+        singles = []
+        for j, t in enumerate(toks):
+            if not _rewritable(t, j == 0) or t.text.lower() in function_words or len(t.text) < 4:
+                continue
+            nxt = ws[j + 1] if j + 1 < len(toks) else 0.0
+            singles.append((ws[j] + nxt, j))
+        for score, j in sorted(singles, reverse=True)[:k]:
+            t = toks[j]
+            variants = list(pos_variants(t.text))
+            if variants:
+                plans.append(_Rewrite("pos", index, t.start, t.end, t.text, variants, score))
+    return plans
+
+
+def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
+    th = thresholds()["lm_slips"]
+    scored = lm.sentence_scores(doc)
+    plans = plan_rewrites(doc, scored)
+    # One request per rewrite, cut ``tail_words`` words after it: the effect of a local rewrite on
+    # the LM fades after a few words, and the scorer shares the prefix among the candidates.
+    tail_words = int(th["tail_words"])
+    context_chars = int(th["context_chars"])
+    requests = []
+    for p in plans:
+        sentence = doc.sentences[p.sentence]
+        after = [t for t in doc.sentence_tokens(p.sentence) if t.start >= p.end]
+        cut = after[tail_words - 1].end if len(after) >= tail_words else sentence.end
+        body = doc.text[sentence.start : cut]
+        span = (p.start - sentence.start, p.end - sentence.start)
+        context = lm.context(doc, p.sentence)[-context_chars:] if context_chars else ""
+        requests.append((body, span, p.candidates, context))
+    deltas = lm.rescore(requests)
+    best_by_span: dict[tuple[int, int], Finding] = {}
+    for p, d in zip(plans, deltas):
+        if not d:
+            continue
+        best_i = max(range(len(d)), key=lambda i: d[i])
+        best = float(d[best_i])
+        need = float(th["swap_min_delta"] if p.kind == "swap" else th["pos_min_delta"])
+        if best < need:
+            continue
+        conf = min(float(th["max_confidence"]), float(th["base_confidence"]) + float(th["confidence_per_nat"]) * (best - need))
+        suggestion = p.candidates[best_i]
+        if p.kind == "swap":
+            message = f'Words look swapped: "{p.original}" reads better as "{suggestion}"'
+            check, category = "garble.word_order", Category.GARBLE
+        else:
+            message = f'Wrong word form: "{p.original}" reads better as "{suggestion}"'
+            check, category = "garble.word_form", Category.REALWORD
+        finding = Finding(
+            start=p.start,
+            end=p.end,
+            category=category,
+            severity=Severity(thresholds()["severity"]["lm_slip"]),
+            confidence=round(conf, 4),
+            message=message,
+            check=check,
+            suggestions=(suggestion,),
+            evidence={
+                "rule": "local rewrite scores better",
+                "delta_logprob": round(best, 3),
+                "threshold": need,
+                "surprisal_bits": round(p.surprisal, 2),
+                "tried": len(p.candidates),
+            },
+        )
+        key = (p.start, p.end)
+        if key not in best_by_span or best_by_span[key].confidence < finding.confidence:
+            best_by_span[key] = finding
+    # overlapping rewrites: keep the strongest
+    kept: list[Finding] = []
+    for f in sorted(best_by_span.values(), key=lambda f: -f.evidence["delta_logprob"]):
+        if all(f.end <= g.start or f.start >= g.end for g in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def find_surprisal_outliers(doc: Document, lm: LMHelper) -> list[Finding]:
+    """A sentence whose mean surprisal is far above the rest of its document."""
+    th = thresholds()["surprisal"]
+    scored = lm.sentence_scores(doc)
+    means = []
+    for index, sentence in enumerate(doc.sentences):
+        toks = doc.sentence_tokens(index)
+        m = scored[index].mean_surprisal()
+        if len(toks) >= int(th["min_words"]) and m is not None and not math.isnan(m) and not is_headline(doc, sentence):
+            means.append((index, float(m)))
+    if len(means) < int(th["min_sentences"]):
+        return []
+    found = []
+    for index, m in means:
+        rest = [v for i, v in means if i != index]
+        mu = statistics.fmean(rest)
+        sd = statistics.pstdev(rest) or 1e-6
+        z = (m - mu) / sd
+        if z < float(th["min_z"]) or m - mu < float(th["min_excess_bits"]):
+            continue
+        sentence = doc.sentences[index]
+        found.append(
+            Finding(
+                start=sentence.start,
+                end=sentence.end,
+                category=Category.GARBLE,
+                severity=Severity(thresholds()["severity"]["surprisal"]),
+                confidence=float(th["confidence"]),
+                message=f"This sentence is far harder to read than the rest of the article ({m:.1f} vs {mu:.1f} bits per token): possible garbled translation",
+                check="garble.surprisal",
+                evidence={"rule": "sentence surprisal outlier", "mean_surprisal_bits": round(m, 3), "document_mean_bits": round(mu, 3), "z": round(z, 3)},
+            )
+        )
+    return found
