@@ -1,0 +1,165 @@
+"""Language-model core: batched per-token surprisal and candidate rescoring.
+
+Importing this package does not import torch or transformers; :func:`get_scorer` does.
+
+    scorer = get_scorer(Settings())                 # cached per (model card, device, dtype)
+    [scored] = scorer.score(["Russia Losses Kyiv"])
+    scored.word_surprisal(7, 13), scored.next_surprisal(13)   # bits
+    scorer.rescore("Russia Losses Kyiv", (7, 13), ["Loses"])  # Δ log-prob in nats, >0 = better
+
+Offsets in a :class:`ScoredText` are ``str`` indices into the scored text (not its context).
+:func:`sentence_scores` scores each sentence of a document with the preceding document text as
+context; its offsets are relative to each sentence start: use :func:`to_document_offsets` (or
+``ScoredText.shifted(sentence.start)``) to move them into ``Document.text``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .types import RescoreRequest, ScoredText, TokenScore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Settings
+    from ..document import Document
+    from .scorer import TokenScorer
+
+__all__ = [
+    "RescoreRequest",
+    "ScoredText",
+    "TokenScore",
+    "TokenScorer",
+    "get_scorer",
+    "sentence_scores",
+    "sentence_scores_many",
+    "sentence_context",
+    "to_document_offsets",
+    "resolve_device",
+]
+
+_SCORERS: dict[tuple[str, str, str], "TokenScorer"] = {}
+_LOCK = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:  # TokenScorer is importable from here without importing torch early
+    if name == "TokenScorer":
+        from .scorer import TokenScorer
+
+        return TokenScorer
+    raise AttributeError(name)
+
+
+def resolve_device(setting: str | None) -> str:
+    import torch
+
+    if setting in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+    return setting
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def get_scorer(settings: "Settings") -> "TokenScorer":
+    """The scorer for ``settings.model`` on ``settings.device``; built once per process.
+
+    Environment knobs: ``MTQA_THREADS`` (CPU threads), ``MTQA_TOKEN_BUDGET`` (padded tokens per
+    batch), ``MTQA_COMPILE=1`` (torch.compile the decoder), ``MTQA_INT8=1`` (dynamic int8 linear
+    layers on the CPU; off by default, see the README for its measured effect).
+    """
+    import torch
+
+    from .cards import load_card, load_model_and_tokenizer
+    from .scorer import TokenScorer, resolve_dtype
+
+    card = load_card(getattr(settings, "model", None))
+    device = resolve_device(getattr(settings, "device", "auto"))
+    dtype = resolve_dtype(card.dtype_for(device), device)
+    int8 = device == "cpu" and _env_flag("MTQA_INT8")
+    key = (str(card.path or card.name), device, str(dtype) + ("+int8" if int8 else ""))
+    with _LOCK:
+        if key in _SCORERS:
+            return _SCORERS[key]
+        threads = getattr(settings, "threads", None) or os.environ.get("MTQA_THREADS")
+        if threads and device == "cpu":
+            torch.set_num_threads(int(threads))
+        model, tokenizer = load_model_and_tokenizer(card, dtype)
+        model.to(device)
+        if int8:
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        budget = os.environ.get("MTQA_TOKEN_BUDGET")
+        scorer = TokenScorer(
+            model,
+            tokenizer,
+            card=card,
+            device=device,
+            token_budget=int(budget) if budget else None,
+            compile=_env_flag("MTQA_COMPILE"),
+            quantized=int8,
+        )
+        _SCORERS[key] = scorer
+        return scorer
+
+
+def sentence_context(doc: "Document", index: int, max_chars: int) -> str:
+    """Preceding text of the document for sentence ``index``: whole earlier sentences that fit in
+    ``max_chars`` (at least the tail of the previous one, cut at a space)."""
+    sentences = doc.sentences
+    start = sentences[index].start
+    begin = start
+    for j in range(index - 1, -1, -1):
+        if start - sentences[j].start > max_chars:
+            break
+        begin = sentences[j].start
+    if begin == start and index > 0:  # the previous sentence alone is too long: keep its tail
+        cut = max(0, start - max_chars)
+        space = doc.text.find(" ", cut, start)
+        begin = space + 1 if space != -1 else cut
+    return doc.text[begin:start]
+
+
+def _key(scorer: "TokenScorer") -> str:
+    sig = scorer.signature()
+    return f"{sig['model']}|{sig['dtype']}|{sig['device']}|{sig['card_hash']}"
+
+
+def sentence_scores_many(docs: Sequence["Document"], scorer: "TokenScorer") -> list[list[ScoredText]]:
+    """:func:`sentence_scores` for many documents in one batched scorer call."""
+    key = _key(scorer)
+    window = scorer.card.context_chars if scorer.card else 600
+    texts: list[str] = []
+    contexts: list[str] = []
+    owners: list["Document"] = []
+    for doc in docs:
+        memo = doc.annotation("lm.sentences", lambda d: {})
+        if key in memo or doc in owners:
+            continue
+        owners.append(doc)
+        for i, span in enumerate(doc.sentences):
+            texts.append(span.of(doc.text))
+            contexts.append(sentence_context(doc, i, window))
+    scored = scorer.score(texts, contexts) if texts else []
+    at = 0
+    for doc in owners:
+        n = len(doc.sentences)
+        doc.annotation("lm.sentences", lambda d: {})[key] = scored[at : at + n]
+        at += n
+    return [doc.annotation("lm.sentences", lambda d: {})[key] for doc in docs]
+
+
+def sentence_scores(doc: "Document", scorer: "TokenScorer") -> list[ScoredText]:
+    """Each sentence of ``doc`` scored with preceding document text as context (memoised on the
+    document under the annotation ``"lm.sentences"``, one entry per scorer).
+
+    Offsets are relative to each sentence's start; see :func:`to_document_offsets`."""
+    return sentence_scores_many([doc], scorer)[0]
+
+
+def to_document_offsets(doc: "Document", scored: Sequence[ScoredText]) -> list[list[TokenScore]]:
+    """Per-sentence token scores with offsets into ``doc.text``."""
+    return [s.shifted(span.start) for s, span in zip(scored, doc.sentences)]

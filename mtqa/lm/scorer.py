@@ -1,0 +1,429 @@
+"""The batched token scorer: per-token log-probs with character offsets, and candidate rescoring.
+
+Speed notes (the reasons behind the code):
+
+* Texts are tokenised up front, sorted by length, and packed into batches under a budget of
+  *padded* tokens, so a batch wastes little on padding; results go back in input order.
+* Batches are right-padded. With right padding a causal model never lets a real token attend to
+  a pad (pads only follow real tokens), so no attention mask is needed at all and SDPA keeps its
+  fast causal path; pad positions are simply never gathered.
+* The output layer is applied only to the positions whose next token we score (never to
+  padding nor to the context), in row chunks, and each chunk reduces straight to
+  ``logit[target] - logsumexp(logits)``: no ``[batch, time, vocab]`` fp32 log-softmax ever exists
+  (Gemma's vocabulary is 262k; its output layer dominates CPU time).
+* Rescoring shares the prefix: the tokens common to every variant run once with a KV cache,
+  then only the continuations of all candidates run, batched against a copy of that cache.
+* CUDA: bf16 (fp16/fp32 fallback), SDPA, pinned host buffers and non-blocking copies, the next
+  batch is prepared on the CPU while the GPU runs the current one, tokenisation of the next
+  chunk of a long input runs in a thread, optional ``torch.compile``, and an out-of-memory
+  error halves the batch and the token budget instead of failing.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from .cards import ModelCard
+from .types import RescoreRequest, ScoredText, TokenScore
+
+# Elements of one fp32 logits chunk (rows x vocab): 64M floats = 256 MiB on the CPU. Bigger chunks
+# stream the output-layer weights fewer times (Gemma: 256 rows per chunk, ~14% faster than 64).
+_LOGIT_CHUNK = {"cpu": 1 << 26, "cuda": 1 << 28}
+_TOKENIZE_CHUNK = 4096  # texts tokenised per chunk when overlapping tokenisation with the GPU
+
+
+@dataclass
+class _Item:
+    ids: list[int]  # start token + context tokens + text tokens
+    first: int  # index in ids of the first scored token (>= 1)
+    offsets: list[tuple[int, int]]  # text offsets of ids[first:]
+
+
+def cpu_has_fast_bf16() -> bool:
+    """bf16 matmuls in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and _cpu_flags() & {"avx512_bf16", "amx_bf16"} != set()
+    except Exception:  # noqa: BLE001 - no oneDNN build: stay in fp32
+        return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def resolve_dtype(name: str, device: str) -> torch.dtype:
+    """The card's dtype for the device, or the nearest one the hardware runs fast."""
+    dtype = getattr(torch, name)
+    if device.startswith("cuda") and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        dtype = torch.float16  # pre-Ampere cards
+    if device == "cpu" and dtype == torch.float16:
+        dtype = torch.float32  # fp16 matmuls are slow or missing on most CPUs
+    if device == "cpu" and dtype == torch.bfloat16 and not cpu_has_fast_bf16():
+        dtype = torch.float32
+    return dtype
+
+
+class TokenScorer:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        card: ModelCard | None = None,
+        device: str = "cpu",
+        token_budget: int | None = None,
+        cache_size: int = 50_000,
+        compile: bool = False,
+        quantized: bool = False,
+        extra_signature: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.card = card
+        self.device = torch.device(device)
+        self.kind = self.device.type
+        self.dtype = next(model.parameters()).dtype if not quantized else torch.float32
+        self.quantized = quantized
+        self.token_budget = int(token_budget or (card.budget_for(self.kind) if card else 2048))
+        positions = int(getattr(model.config, "max_position_embeddings", 0) or 1 << 30)
+        self.max_context = min(int(card.max_context), positions) if card else positions
+        self._decoder = model.get_decoder()
+        self._head = model.get_output_embeddings()
+        self._softcap = getattr(model.config, "final_logit_softcapping", None)
+        self._vocab = int(getattr(self._head, "out_features", 0) or model.config.vocab_size)
+        self._chunk_rows = max(1, _LOGIT_CHUNK.get(self.kind, 1 << 24) // self._vocab)
+        self._start_id = self._resolve_start(card)
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._start_id
+        self._fast = bool(getattr(tokenizer, "is_fast", False))
+        # transformers >= 5.2x calls the KV cache argument ``cache``; older releases ``past_key_values``
+        params = inspect.signature(self._decoder.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._cache: OrderedDict[tuple[str, str], ScoredText] = OrderedDict()
+        self._cache_size = cache_size
+        self._extra = dict(extra_signature or {})
+        self.compiled = False
+        if compile:
+            self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
+            self.compiled = True
+        self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0}
+
+    # ------------------------------------------------------------------ public API
+
+    def signature(self) -> dict[str, Any]:
+        import transformers
+
+        card = self.card
+        return {
+            "model": card.name if card else type(self.model).__name__,
+            "dtype": str(self.dtype).replace("torch.", "") + ("+int8-dynamic" if self.quantized else ""),
+            "device": str(self.device),
+            "card_hash": card.card_hash if card else None,
+            "backend": f"transformers {transformers.__version__} / torch {torch.__version__}",
+            "compiled": self.compiled,
+            **self._extra,
+        }
+
+    def score(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[ScoredText]:
+        """Each text's tokens with natural-log probabilities; ``contexts[i]`` precedes ``texts[i]``."""
+        texts = list(texts)
+        contexts = list(contexts) if contexts is not None else [""] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError("texts and contexts differ in length")
+        results: list[ScoredText | None] = [None] * len(texts)
+        pending: dict[tuple[str, str], list[int]] = {}
+        for i, key in enumerate(zip(contexts, texts)):
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.stats["cache_hits"] += 1
+                results[i] = hit
+            else:
+                pending.setdefault(key, []).append(i)
+        keys = list(pending)
+        for key, scored in zip(keys, self._score_uncached([k[1] for k in keys], [k[0] for k in keys])):
+            for i in pending[key]:
+                results[i] = scored
+            self._remember(key, scored)
+        return results  # type: ignore[return-value]
+
+    def rescore(self, text: str, span: tuple[int, int], candidates: Sequence[str], context: str = "") -> list[float]:
+        """Δ log-prob (nats) of the whole text with each candidate in ``span`` vs the original (>0: better)."""
+        return self.rescore_batch([RescoreRequest(text, span, list(candidates), context)])[0]
+
+    def rescore_batch(self, requests: Sequence[RescoreRequest]) -> list[list[float]]:
+        out: list[list[float]] = []
+        with torch.inference_mode():
+            for request in requests:
+                out.append(self._rescore_one(request) if request.candidates else [])
+        return out
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # ------------------------------------------------------------------ tokenisation
+
+    def _resolve_start(self, card: ModelCard | None) -> int:
+        tok = self.tokenizer
+        for name in (card.start_token if card else None, tok.bos_token, tok.eos_token):
+            if name:
+                found = tok.convert_tokens_to_ids(name)
+                if found is not None and found != tok.unk_token_id:
+                    return int(found)
+        raise ValueError("the tokenizer has no start-of-text token; set start_token in the model card")
+
+    def _encode(self, texts: list[str], contexts: list[str]) -> list[_Item]:
+        joined = [c + t for c, t in zip(contexts, texts)]
+        if self._fast:
+            enc = self.tokenizer(joined, add_special_tokens=False, return_offsets_mapping=True)
+            all_ids, all_offsets = enc["input_ids"], enc["offset_mapping"]
+        else:
+            all_ids = [self.tokenizer.encode(j, add_special_tokens=False) for j in joined]
+            all_offsets = [offsets_by_decoding(self.tokenizer, ids, j) for ids, j in zip(all_ids, joined)]
+        items = []
+        for ids, offsets, context, text in zip(all_ids, all_offsets, contexts, texts):
+            n = len(context)
+            first = next((k for k, (_, end) in enumerate(offsets) if end > n), len(ids))
+            keep = self.max_context - 1
+            if len(ids) > keep:  # drop context from the left, then (rare) text from the right
+                cut = min(len(ids) - keep, first)
+                ids, offsets, first = ids[cut:], offsets[cut:], first - cut
+                ids, offsets = ids[:keep], offsets[:keep]
+            text_offsets = [(max(s - n, 0), e - n) for s, e in offsets[first:]]
+            items.append(_Item([self._start_id, *ids], first + 1, text_offsets))
+        return items
+
+    # ------------------------------------------------------------------ scoring
+
+    def _score_uncached(self, texts: list[str], contexts: list[str]) -> list[ScoredText]:
+        if not texts:
+            return []
+        chunks = [(s, min(s + _TOKENIZE_CHUNK, len(texts))) for s in range(0, len(texts), _TOKENIZE_CHUNK)]
+        out: list[ScoredText] = []
+        with torch.inference_mode():
+            if self.kind == "cuda" and len(chunks) > 1:
+                # Tokenise chunk k+1 in a thread (the Rust tokenizer releases the GIL) while
+                # the GPU works on chunk k.
+                with ThreadPoolExecutor(1) as pool:
+                    future = pool.submit(self._encode, texts[slice(*chunks[0])], contexts[slice(*chunks[0])])
+                    for k in range(len(chunks)):
+                        items = future.result()
+                        if k + 1 < len(chunks):
+                            nxt = slice(*chunks[k + 1])
+                            future = pool.submit(self._encode, texts[nxt], contexts[nxt])
+                        out.extend(self._score_items(items, texts[slice(*chunks[k])]))
+            else:
+                for s, e in chunks:
+                    out.extend(self._score_items(self._encode(texts[s:e], contexts[s:e]), texts[s:e]))
+        return out
+
+    def _pack(self, lengths: Sequence[int], order: Sequence[int] | None = None) -> list[list[int]]:
+        """Indices sorted by length (longest first) packed so batch x longest <= token budget."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if order is None else list(order)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
+        for i in order:
+            longest_if = max(longest, lengths[i])
+            if current and longest_if * (len(current) + 1) > self.token_budget:
+                batches.append(current)
+                current, longest_if = [], lengths[i]
+            current.append(i)
+            longest = longest_if
+        if current:
+            batches.append(current)
+        return batches
+
+    def _score_items(self, items: list[_Item], texts: list[str]) -> list[ScoredText]:
+        logprobs: list[list[float] | None] = [None] * len(items)
+        queue = self._pack([len(it.ids) for it in items])
+        queue.reverse()  # pop() from the end = longest batch first (fail early on OOM)
+        pending: tuple[list[int], Any] | None = None
+        while queue:
+            batch = queue.pop()
+            try:
+                launched = self._launch(batch, items)
+            except torch.cuda.OutOfMemoryError as exc:
+                queue.extend(self._back_off(batch, exc))
+                continue
+            if pending is not None:  # the previous batch's copy is done by now or soon
+                self._collect(pending, items, logprobs)
+            pending = (batch, launched)
+        if pending is not None:
+            self._collect(pending, items, logprobs)
+        return [
+            ScoredText(text, [TokenScore(s, e, lp) for (s, e), lp in zip(it.offsets, lps or [])])
+            for text, it, lps in zip(texts, items, logprobs)
+        ]
+
+    def _back_off(self, batch: list[int], exc: BaseException) -> list[list[int]]:
+        if len(batch) == 1:
+            raise exc
+        torch.cuda.empty_cache()
+        self.stats["oom_backoffs"] += 1
+        self.token_budget = max(1, self.token_budget // 2)
+        half = len(batch) // 2
+        return [batch[half:], batch[:half]]
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.kind == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor
+
+    def _launch(self, batch: list[int], items: list[_Item]) -> Any:
+        """Runs one batch; returns the per-token log-probs (on the host; possibly still copying)."""
+        width = max(len(items[i].ids) for i in batch)
+        ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+        rows: list[int] = []
+        targets: list[int] = []
+        for b, i in enumerate(batch):
+            it = items[i]
+            ids[b, : len(it.ids)] = torch.tensor(it.ids)
+            # position p predicts token p+1: only scored tokens, never pads, never context
+            rows.extend(range(b * width + it.first - 1, b * width + len(it.ids) - 1))
+            targets.extend(it.ids[it.first :])
+        self.stats["forward_tokens"] += len(batch) * width
+        self.stats["batches"] += 1
+        hidden = self._decoder(input_ids=self._to_device(ids), use_cache=False).last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        index = self._to_device(torch.tensor(rows, dtype=torch.long))
+        lp = self._target_logprobs(flat.index_select(0, index), self._to_device(torch.tensor(targets)))
+        if self.kind == "cuda":
+            host = torch.empty(lp.shape, dtype=lp.dtype, pin_memory=True)
+            host.copy_(lp, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            return host, event
+        return lp, None
+
+    def _collect(self, pending: tuple[list[int], Any], items: list[_Item], out: list[list[float] | None]) -> None:
+        batch, (lp, event) = pending
+        if event is not None:
+            event.synchronize()
+        values = lp.tolist()
+        at = 0
+        for i in batch:
+            n = len(items[i].ids) - items[i].first
+            out[i] = values[at : at + n]
+            at += n
+
+    def _target_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """log p(target) for each row, through the output layer in row chunks (fp32 reduction)."""
+        out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+        step = self._chunk_rows
+        for s in range(0, hidden.shape[0], step):
+            logits = self._head(hidden[s : s + step]).float()
+            if self._softcap:
+                logits = torch.tanh(logits / self._softcap) * self._softcap
+            picked = logits.gather(1, targets[s : s + step, None]).squeeze(1)
+            out[s : s + step] = picked - torch.logsumexp(logits, dim=-1)
+        return out
+
+    def _remember(self, key: tuple[str, str], scored: ScoredText) -> None:
+        self._cache[key] = scored
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # ------------------------------------------------------------------ rescoring
+
+    def _rescore_one(self, request: RescoreRequest) -> list[float]:
+        start, end = request.span
+        text = request.text
+        variants = [text[start:end], *request.candidates]
+        full = [text[:start] + v + text[end:] for v in variants]
+        items = self._encode(full, [request.context] * len(full))
+        seqs = [it.ids for it in items]
+        shared = _common_prefix(seqs)
+        shared = max(1, min(shared, min(len(s) for s in seqs) - 1))
+        prefix = self._to_device(torch.tensor([seqs[0][:shared]]))
+        out = self._decoder(input_ids=prefix, use_cache=True)
+        past = getattr(out, "cache", None)
+        if past is None:
+            past = out.past_key_values
+        last = out.last_hidden_state[:, -1]
+        totals = [0.0] * len(seqs)
+        tails = [s[shared:] for s in seqs]
+        for batch in self._pack([len(t) + shared for t in tails]):
+            try:
+                sums = self._score_tails([tails[i] for i in batch], past, last)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                self.stats["oom_backoffs"] += 1
+                sums = [self._score_tails([tails[i]], past, last)[0] for i in batch]
+            for i, value in zip(batch, sums):
+                totals[i] = value
+        return [t - totals[0] for t in totals[1:]]
+
+    def _score_tails(self, tails: list[list[int]], past: Any, last: torch.Tensor) -> list[float]:
+        """Sum of log-probs of each tail continuing the cached prefix (batched, right-padded)."""
+        width = max(len(t) for t in tails)
+        ids = torch.full((len(tails), width), self._pad_id, dtype=torch.long)
+        for b, t in enumerate(tails):
+            ids[b, : len(t)] = torch.tensor(t)
+        cache = copy.deepcopy(past)
+        cache.batch_repeat_interleave(len(tails))
+        kwargs = {self._cache_arg: cache}
+        hidden = self._decoder(input_ids=self._to_device(ids), use_cache=True, **kwargs).last_hidden_state
+        # the first tail token is predicted by the prefix's last position, token k by tail position k-1
+        pred = torch.cat([last.expand(len(tails), -1)[:, None], hidden[:, :-1]], dim=1)
+        rows = [b * width + k for b, t in enumerate(tails) for k in range(len(t))]
+        index = self._to_device(torch.tensor(rows, dtype=torch.long))
+        targets = self._to_device(torch.tensor([tok for t in tails for tok in t]))
+        lp = self._target_logprobs(pred.reshape(-1, pred.shape[-1]).index_select(0, index), targets).tolist()
+        sums, at = [], 0
+        for t in tails:
+            sums.append(sum(lp[at : at + len(t)]))
+            at += len(t)
+        return sums
+
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    first = seqs[0]
+    n = min(len(s) for s in seqs)
+    for k in range(n):
+        token = first[k]
+        if any(s[k] != token for s in seqs):
+            return k
+    return n
+
+
+def offsets_by_decoding(tokenizer: Any, ids: list[int], text: str) -> list[tuple[int, int]]:
+    """Character offsets for tokenizers without an offset mapping (slow tokenizers).
+
+    Decodes growing prefixes: token k covers the characters that decoding ids[:k+1] added to
+    decoding ids[:k]. A token that ends inside a multi-byte character (one byte of an emoji)
+    decodes to a replacement character; its end is held back until the character completes,
+    and the pieces of one character all get that character's offsets.
+    """
+    offsets: list[tuple[int, int]] = []
+    done = 0  # characters of text fully produced so far
+    pending_start: list[int] = []
+    for k in range(len(ids)):
+        decoded = tokenizer.decode(ids[: k + 1], clean_up_tokenization_spaces=False)
+        clean = len(decoded.rstrip("\ufffd")) if decoded.endswith("\ufffd") else len(decoded)
+        clean = min(clean, len(text))
+        if decoded.endswith("\ufffd") and clean <= done:
+            pending_start.append(k)
+            offsets.append((done, done))
+            continue
+        for j in pending_start:
+            offsets[j] = (done, clean)
+        pending_start = []
+        offsets.append((done, clean))
+        done = max(done, clean)
+    for j in pending_start:
+        offsets[j] = (done, len(text))
+    return offsets

@@ -1,0 +1,149 @@
+"""The `lm` checker's model-free parts: candidates, case, selection data, sentence contexts."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtqa.checkers.lm import (
+    Candidate,
+    CandidateGenerator,
+    LMChecker,
+    edit_cost,
+    is_title_case,
+    load_config,
+    match_case,
+    suspicion_bits,
+)
+from mtqa.config import Settings
+from mtqa.document import Document
+from mtqa.lm import sentence_context
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return CandidateGenerator()
+
+
+def test_confusion_sets_are_data_and_symmetric(gen):
+    for group in load_config()["confusion_sets"]:
+        for word in group:
+            assert set(group) - {word} <= gen.confusion[word]
+    assert {"its", "her", "their", "the"} <= {c.word for c in gen.candidates("his")}
+    assert "an" in {c.word for c in gen.candidates("a")}
+
+
+def test_inflections_and_spelling_neighbours(gen):
+    found = {c.word: c for c in gen.candidates("losses")}
+    assert found["loss"].kind == "inflection"
+    assert found["loses"].kind == "family" and found["loses"].edits == 1  # shares the stem "los"
+    assert found["bosses"].kind == "spelling" and found["bosses"].first_letter_changed
+    assert not found["loses"].first_letter_changed
+    assert all(c.word.isalpha() and c.word != "losses" for c in found.values())
+    assert len(found) <= load_config()["max_candidates"]
+    # names in the frequency list are not dictionary words, so never candidates
+    assert "kyiv" not in gen.vocabulary and "said" in gen.vocabulary
+
+
+def test_word_family_candidates(gen):
+    assert "presidential" in gen.family("president")
+    assert "importance" in gen.family("important")
+    assert gen.family("his") == []  # short words: a shared prefix means nothing
+    # confusion-set swaps never count as a changed first letter
+    assert not any(c.first_letter_changed for c in gen.candidates("his") if c.kind == "confusion")
+
+
+def test_short_words_get_one_edit(gen):
+    assert all(c.edits <= 1 for c in gen.candidates("cat") if c.kind == "spelling")
+
+
+def test_match_case():
+    assert match_case("loses", "Losses") == "Loses"
+    assert match_case("its", "his") == "its"
+    assert match_case("nato", "NATO") == "NATO"
+
+
+def test_title_case_detection():
+    doc = Document.from_text("Russia Losses Kyiv After Heavy Fighting")
+    assert is_title_case(doc.tokens, 0.6)
+    doc = Document.from_text("The Russian military used Izium as its main base.")
+    assert not is_title_case(doc.tokens, 0.6)
+
+
+def test_costs_grow_with_edits():
+    costs = {"per_edit": 1.0, "confusion": 0.0, "inflection": 1.0, "spelling": 1.0, "first_letter": 2.0}
+    near = Candidate("loses", "spelling", 1, False)
+    far = Candidate("bosses", "spelling", 1, True)
+    assert edit_cost(near, costs) < edit_cost(far, costs)
+    assert edit_cost(Candidate("its", "confusion", 2), costs) == 2.0
+
+
+def test_suspicion_is_relative_to_word_frequency():
+    # the same in-context surprisal is more suspicious for a frequent word than a rare one
+    assert suspicion_bits("the", 12.0, None, float("nan")) > suspicion_bits("substation", 12.0, None, float("nan"))
+    assert suspicion_bits("his", 10.0, "main", 30.0) > suspicion_bits("his", 10.0, "main", 1.0)
+
+
+def test_names_mid_sentence_are_not_examined():
+    checker = LMChecker(Settings())
+    doc = Document.from_text("The army used Izium as his base.")
+    words = doc.tokens
+    eligible = [w.text for k, w in enumerate(words) if checker._eligible(doc, words, k, False)]
+    assert "Izium" not in eligible and "The" not in eligible
+    assert {"his", "base", "used"} <= set(eligible)
+
+
+def test_construction_is_cheap():
+    checker = LMChecker(Settings())
+    assert checker._scorer is None
+    sig = checker.signature()
+    assert sig["loaded"] is False and sig["model"] == "gemma-3-270m" and checker._scorer is None
+    assert checker.check([]) == []
+
+
+def test_sentence_context_is_bounded_and_whole_sentences():
+    text = "First one here. Second sentence is here. Third one."
+    doc = Document.from_text(text)
+    assert sentence_context(doc, 0, 600) == ""
+    assert sentence_context(doc, 2, 600) == "First one here. Second sentence is here. "
+    assert sentence_context(doc, 2, 30) == "Second sentence is here. "
+    tail = sentence_context(doc, 2, 10)
+    assert len(tail) <= 10 and text.index("Third") - len(tail) >= 0 and not tail.startswith(" ")
+
+
+@pytest.fixture(scope="module")
+def tiny_checker(tmp_path_factory):
+    pytest.importorskip("torch")
+    from mtqa.lm.tiny import save_tiny
+
+    root = tmp_path_factory.mktemp("tinylm")
+    save_tiny(root / "tiny")
+    card = root / "tiny.yaml"
+    card.write_text("name: tiny-checker\nsource: {local: tiny}\nlicence: none\ndtype: {cpu: float32}\n"
+                    "max_context: 256\ntoken_budget: {cpu: 512}\n")
+    return LMChecker(Settings(model=str(card), device="cpu"))
+
+
+def _thresholds(warn):
+    costs = {"per_edit": 0.5, "confusion": 0.0, "inflection": 0.0, "family": 0.0, "spelling": 1.0,
+             "first_letter": 1.0}
+    return {"costs": costs, "min_suspicion": -1e9, "warn": warn, "error": warn + 5.0, "slope": 1.0, "midpoint": warn}
+
+
+def test_checker_findings_are_well_formed(tiny_checker):
+    text = "Officials said the army used the town as his main base.\nPrices rose again in March."
+    doc = Document.from_text(text)
+    tiny_checker._thresholds = _thresholds(-1e9)  # flag the best candidate of every examined word
+    [found] = tiny_checker.check([doc])
+    top = load_config()["top_words_per_sentence"]
+    assert 0 < len(found) <= top * len(doc.sentences)
+    for f in found:
+        word = text[f.start : f.end]
+        assert word.isalpha() and f.check == "lm.realword" and f.category.value == "realword"
+        assert f.suggestions and f.suggestions[0] != word
+        assert f.evidence["candidate"] == f.suggestions[0]
+        assert {"surprisal_bits", "next_surprisal_bits", "delta_logprob", "adjusted"} <= set(f.evidence)
+        assert f.evidence["adjusted"] <= f.evidence["delta_logprob"]  # costs are never negative
+        assert 0.0 <= f.confidence <= 1.0
+        assert not word[0].isupper()  # no sentence starts, no names in a normal sentence
+    tiny_checker._thresholds = _thresholds(1e9)
+    assert tiny_checker.check([doc]) == [[]]

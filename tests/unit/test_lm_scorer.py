@@ -1,0 +1,204 @@
+"""The batched scorer against one-at-a-time scoring, on tiny random models (fp32, no real weights)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from mtqa.lm.scorer import TokenScorer, offsets_by_decoding  # noqa: E402
+from mtqa.lm.tiny import build_model, build_tokenizer  # noqa: E402
+
+TEXTS = [
+    "The president met the prime minister in the capital.",
+    "Prices rose.",
+    "Ukrainian forces said on Tuesday that they had retaken several villages near the river, officials said.",
+    "Kyiv 🙂 said 世界 news",
+    "A",
+    "Officials reported heavy losses after the attack on the power station in the east of the country.",
+    "Prices rose.",
+]
+CONTEXTS = ["", "The war goes on. ", "", "Emoji 🎉 first. ", "", "In brief: ", ""]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module", params=["llama", "gemma3"])
+def scorer(request, tokenizer):
+    torch.manual_seed(0)
+    return TokenScorer(build_model(len(tokenizer), request.param), tokenizer, token_budget=4096, cache_size=0)
+
+
+def _single(scorer, text, context=""):
+    """Reference: one text, no padding, full log-softmax over every position."""
+    items = scorer._encode([text], [context])
+    it = items[0]
+    with torch.inference_mode():
+        ids = torch.tensor([it.ids])
+        logits = scorer.model(input_ids=ids).logits.float()
+        logp = torch.log_softmax(logits, -1)[0]
+    return [logp[p - 1, it.ids[p]].item() for p in range(it.first, len(it.ids))]
+
+
+def test_batched_equals_one_at_a_time(scorer):
+    got = scorer.score(TEXTS, CONTEXTS)
+    for scored, text, context in zip(got, TEXTS, CONTEXTS):
+        ref = _single(scorer, text, context)
+        assert len(ref) == len(scored.tokens)
+        assert max(abs(a - t.logprob) for a, t in zip(ref, scored.tokens)) <= 1e-4
+
+
+def test_order_restored_and_texts_kept(scorer):
+    got = scorer.score(TEXTS, CONTEXTS)
+    assert [g.text for g in got] == TEXTS
+    # reversed input -> the same per-text results, reversed (sorting by length is undone)
+    back = scorer.score(TEXTS[::-1], CONTEXTS[::-1])[::-1]
+    for a, b in zip(got, back):
+        assert a.text == b.text
+        assert [t.logprob for t in a.tokens] == pytest.approx([t.logprob for t in b.tokens], abs=1e-4)
+    # the same (context, text) twice in one call: identical results at both places
+    twice = scorer.score(["Prices rose.", "Other words here.", "Prices rose."])
+    assert [t.logprob for t in twice[0].tokens] == [t.logprob for t in twice[2].tokens]
+
+
+def test_padding_never_scored(scorer, tokenizer):
+    got = scorer.score(TEXTS, CONTEXTS)
+    pad = scorer._pad_id
+    for scored, text, context in zip(got, TEXTS, CONTEXTS):
+        item = scorer._encode([text], [context])[0]
+        # exactly the text's own tokens, no more: pads and context are never scored
+        assert len(scored.tokens) == len(item.ids) - item.first
+        assert pad not in item.ids[item.first :]
+        assert all(math.isfinite(t.logprob) and t.logprob <= 0 for t in scored.tokens)
+
+
+def test_deterministic_across_batch_sizes(scorer):
+    reference = [[t.logprob for t in s.tokens] for s in scorer.score(TEXTS, CONTEXTS)]
+    saved = scorer.token_budget
+    try:
+        for budget in (1, 64, 200, 100_000):
+            scorer.token_budget = budget
+            got = [[t.logprob for t in s.tokens] for s in scorer.score(TEXTS, CONTEXTS)]
+            for a, b in zip(reference, got):
+                assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-4
+    finally:
+        scorer.token_budget = saved
+
+
+def test_packing_respects_budget(scorer):
+    lengths = [5, 40, 3, 17, 17, 60, 2]
+    saved = scorer.token_budget
+    scorer.token_budget = 64
+    try:
+        batches = scorer._pack(lengths)
+    finally:
+        scorer.token_budget = saved
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or max(lengths[i] for i in batch) * len(batch) <= 64
+
+
+def test_offsets_with_emoji_and_cjk(scorer):
+    text = "Kyiv 🙂 said 世界 news"
+    [scored] = scorer.score([text], ["Emoji 🎉 first. "])
+    covered = "".join(text[s:e] for s, e in dict.fromkeys((t.start, t.end) for t in scored.tokens))
+    assert covered == text  # tokens tile the text exactly, multi-byte characters included
+    emoji = text.index("🙂")
+    assert any(t.start == emoji and t.end == emoji + 1 for t in scored.tokens)
+    cjk = text.index("世")
+    assert {text[t.start : t.end] for t in scored.tokens if cjk <= t.start < cjk + 2} == {"世", "界"}
+    assert scored.word_surprisal(cjk, cjk + 2) > 0
+    assert scored.word_tokens(0, 4)[0].start == 0
+
+
+def test_word_and_next_surprisal(scorer):
+    text = "Russia loses Kyiv"
+    [scored] = scorer.score([text])
+    word = scored.word_tokens(7, 12)
+    assert word and all(t.start < 12 and t.end > 7 for t in word)
+    assert scored.word_surprisal(7, 12) == pytest.approx(sum(-t.logprob for t in word) / math.log(2))
+    nxt = next(t for t in scored.tokens if t.start >= 12)
+    assert scored.next_surprisal(12) == pytest.approx(-nxt.logprob / math.log(2))
+    assert math.isnan(scored.next_surprisal(len(text)))
+    assert scored.mean_surprisal() > 0
+
+
+def test_rescore_prefix_shared_equals_naive(scorer):
+    context = "Prices rose. "
+    text = "The Russian military used the city as his main base, officials said."
+    start = text.index("his")
+    candidates = ["its", "their", "the", "a", "", "hiss main", "🙂"]
+    fast = scorer.rescore(text, (start, start + 3), candidates, context)
+    base = sum(_single(scorer, text, context))
+    for cand, delta in zip(candidates, fast):
+        variant = text[:start] + cand + text[start + 3 :]
+        naive = sum(_single(scorer, variant, context)) - base
+        assert delta == pytest.approx(naive, abs=1e-4)
+
+
+def test_rescore_batch_matches_single(scorer):
+    from mtqa.lm.types import RescoreRequest
+
+    reqs = [
+        RescoreRequest("Russia losses Kyiv", (7, 13), ["loses", "lost"], ""),
+        RescoreRequest("He went to a office.", (11, 12), ["an", "the"], "Earlier: "),
+    ]
+    saved = scorer.token_budget
+    scorer.token_budget = 8  # forces one candidate per suffix batch
+    try:
+        small = scorer.rescore_batch(reqs)
+    finally:
+        scorer.token_budget = saved
+    big = scorer.rescore_batch(reqs)
+    for a, b in zip(small, big):
+        assert a == pytest.approx(b, abs=1e-4)
+    assert scorer.rescore_batch([RescoreRequest("x", (0, 1), [], "")]) == [[]]
+
+
+def test_result_cache(tokenizer):
+    sc = TokenScorer(build_model(len(tokenizer)), tokenizer, cache_size=10)
+    first = sc.score(["Prices rose."], ["A. "])
+    before = sc.stats["forward_tokens"]
+    again = sc.score(["Prices rose.", "New text."], ["A. ", ""])
+    assert again[0] is first[0]
+    assert sc.stats["cache_hits"] == 1
+    # only the new sentence ran through the model
+    assert sc.stats["forward_tokens"] - before == len(sc._encode(["New text."], [""])[0].ids)
+    # a different context is a different key
+    sc.score(["Prices rose."], ["B. "])
+    assert sc.stats["cache_hits"] == 1
+
+
+def test_offsets_by_decoding_matches_fast_offsets(tokenizer):
+    text = "The mayor said 🙂 prices 世界 rose."
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    slow = offsets_by_decoding(tokenizer, enc["input_ids"], text)
+    assert [tuple(o) for o in enc["offset_mapping"]] == slow
+
+
+def test_slow_path_scores_like_fast(tokenizer):
+    sc = TokenScorer(build_model(len(tokenizer)), tokenizer, cache_size=0)
+    fast = sc.score(["Kyiv 🙂 said 世界"], [""])[0]
+    sc._fast = False
+    slow = sc.score(["Kyiv 🙂 said 世界"], [""])[0]
+    assert [(t.start, t.end) for t in fast.tokens] == [(t.start, t.end) for t in slow.tokens]
+    assert [t.logprob for t in fast.tokens] == pytest.approx([t.logprob for t in slow.tokens], abs=1e-6)
+
+
+def test_long_context_is_cut_from_the_left(tokenizer):
+    sc = TokenScorer(build_model(len(tokenizer)), tokenizer, cache_size=0)
+    text = "Prices rose."
+    n_text = len(sc._encode([text], [""])[0].ids) - 1
+    sc.max_context = n_text + 4
+    context = "The statistics office said so on Tuesday. " * 5
+    item = sc._encode([text], [context])[0]
+    assert len(item.ids) == sc.max_context
+    assert len(item.ids) - item.first == n_text  # every text token still scored
+    [scored] = sc.score([text], [context])
+    assert len(scored.tokens) == n_text and scored.tokens[-1].end == len(text)
