@@ -9,7 +9,7 @@ EXTRAS ?= lm,gazetteer,grammar,languagetool,service,bench,test
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-integration test-gpu bench-lm bench-names bench-grammar bench-garble clean
+.PHONY: install run test test-unit test-integration test-gpu gazetteer bench-lm bench-names bench-grammar bench-garble calibrate clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ test-integration: install
 
 test-gpu: install
 	$(PY) -m pytest -q tests/gpu $(PYTEST_ARGS)
+
+gazetteer: install
+	$(PY) -m mtqa.gazetteer.index
+
+# Refit the data-driven thresholds and costs (slow: tens of minutes on CPU).
+calibrate: install
+	$(PY) -m mtqa.gazetteer.corruption fit
+	$(PY) -m mtqa.gazetteer.calibrate
+	$(PY) -m mtqa.lm.calibrate --model gemma-3-270m --n 150
+	$(PY) -m mtqa.lm.calibrate --model smollm2-135m --n 150
 
 bench-lm: install
 	$(PY) -m benchmarks.bench_lm $(ARGS)

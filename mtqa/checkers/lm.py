@@ -284,6 +284,8 @@ class LMChecker:
         lower = word.lower()
         if len(word) > 1 and word.isupper():
             return False  # acronyms
+        if not (word.islower() or word.istitle()):
+            return False  # letter case broken inside a word is OCR damage: the ocr checker's business
         if k == 0 and not title:
             return False  # sentence starts are poorly predicted with little context: precision first
         if word[:1].isupper() and not title:

@@ -25,7 +25,7 @@ def _root(
     """Flag what machine translation or OCR broke in English news text."""
 
 
-from . import check, serve  # noqa: E402,F401  (each module registers its sub-command)
+from . import bench, check, eval, serve  # noqa: E402,F401  (each module registers its sub-command)
 
 
 def main() -> None:

@@ -211,6 +211,9 @@ def checkpoint_dir(card: ModelCard) -> tuple[Path | str, dict[str, Any]]:
 def _convert_gguf(card: ModelCard, gguf_path: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a report on stdout/stderr is no place for weight-loading bars
 
     print(
         f"mtqa: first use of {card.name}: dequantising {gguf_path.name} and caching a safetensors copy "
@@ -244,6 +247,9 @@ def _convert_gguf(card: ModelCard, gguf_path: Path, target: Path) -> None:
 
 def load_model_and_tokenizer(card: ModelCard, dtype: Any, attn: str = "sdpa") -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a report on stdout/stderr is no place for weight-loading bars
 
     where, kwargs = checkpoint_dir(card)
     tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)

@@ -1,0 +1,129 @@
+"""``mtqa eval`` (score checkers on a labelled dataset) and ``mtqa calibrate`` (fit the combiner)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ..config import Settings
+from . import app
+from .exit_codes import BAD_INPUT, INTERNAL_ERROR
+
+_SPLITS = ("dev", "test", "train", "all")
+
+
+def _selected(only: Optional[str]) -> list[str] | None:
+    return [n.strip() for n in only.split(",") if n.strip()] if only else None
+
+
+def _parse_limits(text: Optional[str]) -> int | dict[str, int] | None:
+    if not text:
+        return None
+    if "=" not in text:
+        return int(text)
+    pairs = (part.split("=", 1) for part in text.split(",") if part.strip())
+    return {name.strip(): int(n) for name, n in pairs}
+
+
+def _default_output(name: str) -> Path:
+    from ..config import PROJECT_DIR
+
+    results = PROJECT_DIR / "benchmarks" / "results"
+    return (results if results.parent.is_dir() else Path.cwd()) / f"{name}.json"
+
+
+@app.command("eval")
+def eval_command(
+    dataset: str = typer.Argument(..., help="ocr, names, demetr, mt_mqm, mt_qe_wordtags, or a path to such data."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model card name (see models/)."),
+    grammar: str = typer.Option("auto", "--grammar", help="Grammar backend name, or 'off'."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N source records (hashed order)."),
+    split: str = typer.Option("test", "--split", help="dev | test | train | all."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers (default: all enabled)."),
+    no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="Drop findings below this."),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="Re-score findings with this calibration model (models/combiner.json)."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON result file."),
+) -> None:
+    """Score mtqa's findings against the gold labels of an evaluation dataset."""
+    from ..eval import DatasetError, run_eval
+    from ..eval.report import print_eval
+    from ..eval.runner import write_json
+
+    err = Console(stderr=True, highlight=False)
+    if split not in _SPLITS:
+        err.print(f"mtqa: --split must be one of {', '.join(_SPLITS)}")
+        raise typer.Exit(BAD_INPUT)
+    settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm)
+    calibrator = None
+    if calibration is not None:
+        from ..calibration import Calibrator
+
+        calibrator = Calibrator.load(calibration)
+        if calibrator is None:
+            err.print(f"mtqa: {calibration}: no such calibration file")
+            raise typer.Exit(BAD_INPUT)
+    show = err.is_terminal
+    try:
+        result = run_eval(dataset, settings, only=_selected(only), split=split, limit=limit,
+                          min_confidence=min_confidence, calibrator=calibrator,
+                          progress=(lambda done, total: err.print(f"  {done}/{total} documents", end="\r")) if show else None)  # fmt: skip
+    except DatasetError as exc:
+        err.print(f"mtqa: {exc}")
+        raise typer.Exit(BAD_INPUT)
+    payload = result.to_json()
+    print_eval(payload)
+    if "calibration" in payload:
+        from ..eval.report import table
+
+        cal = payload["calibration"]
+        ece = f"expected calibration error {cal['ece']:.3f}" if cal["ece"] is not None else None
+        Console(width=None if err.is_terminal else 160).print(table(f"reliability on {split} (calibration {cal['data_hash']})", cal["reliability"], ece))
+    path = write_json(output or _default_output(f"eval-{result.dataset}-{split}"), payload)
+    Console(highlight=False).print(f"wrote {path}")
+    if result.failures:  # the numbers above lack a signal: say so in the exit status too
+        raise typer.Exit(INTERNAL_ERROR)
+
+
+@app.command("calibrate")
+def calibrate_command(
+    datasets: str = typer.Option("ocr,names,demetr,mt_mqm,mt_qe_wordtags", "--datasets", help="Comma-separated."),
+    limit: Optional[str] = typer.Option(
+        None, "--limit", help="At most N dev records per dataset: N, or per dataset as names=200,ocr=10."
+    ),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers (default: all enabled)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model card name (see models/)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: models/combiner.json."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Reliability report JSON."),
+) -> None:
+    """Fit the finding-confidence calibration on dev splits; print its reliability table."""
+    from ..calibration import fit_from_datasets
+    from ..eval import DatasetError
+    from ..eval.report import table
+    from ..eval.runner import write_json
+
+    console = Console(highlight=False)
+    settings = Settings(device=device, model=model, use_lm=not no_lm)
+    try:
+        limits = _parse_limits(limit)
+        fitted = fit_from_datasets([d.strip() for d in datasets.split(",") if d.strip()], settings,
+                                   only=_selected(only), limit=limits, output=output,
+                                   echo=lambda msg: Console(stderr=True).print(msg, highlight=False))  # fmt: skip
+    except (DatasetError, ValueError) as exc:
+        Console(stderr=True).print(f"mtqa: {exc}")
+        raise typer.Exit(BAD_INPUT)
+    for name, rows in fitted["reliability"].items():
+        ece = fitted["report"]["ece"][name]
+        console.print(table(f"reliability on held-back dev findings ({name} confidence)", rows,
+                            f"expected calibration error {ece:.3f}" if ece is not None else None))  # fmt: skip
+    console.print(f"wrote {fitted['path']} (data {fitted['model']['data_hash']}, "
+                  f"{fitted['model']['fitted_on']['n_findings']} findings)")  # fmt: skip
+    write_json(report or _default_output("calibration"), fitted["report"])

@@ -1,0 +1,299 @@
+"""Run checkers over a labelled dataset through the library API and score the findings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .. import __version__
+from ..api import check_documents, make_pipeline
+from ..checkers import REGISTRY, load_checker
+from ..config import PROJECT_DIR, Settings, data_dir
+from ..document import Document
+from ..findings import Finding
+from .datasets import DATASETS, Dataset, Score, read_jsonl
+from .items import EvalItem, hash_fraction
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("dev", "test", "train", "all")
+# A sentence the project wrote, checked once before timing so model loading is not counted as speed.
+WARMUP_TEXT = "The council met on Tuesday to discuss the new budget for the town's two schools."
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def resolve_dataset(spec: str | Path) -> tuple[Dataset, list[Path]]:
+    """A dataset name (files under ``data_dir()/<name>``) or a path to a file or directory."""
+    if str(spec) in DATASETS:
+        dataset = DATASETS[str(spec)]
+        root = data_dir()
+        files = dataset.default_files(root)
+        if not files:
+            raise DatasetError(f"no {dataset.name} files under {root / dataset.name} (set MTQA_DATA_DIR)")
+        return dataset, files
+    path = Path(spec)
+    if not path.exists():
+        raise DatasetError(f"{spec}: not a dataset name ({', '.join(DATASETS)}) nor an existing path")
+    if path.is_dir():
+        if path.name in DATASETS:
+            return DATASETS[path.name], DATASETS[path.name].default_files(path.parent)
+        files = sorted(p for p in path.glob("*.jsonl*"))
+    else:
+        files = [path]
+    if not files:
+        raise DatasetError(f"{spec}: no .jsonl files")
+    first = next(read_jsonl(files[0]), None)
+    for dataset in DATASETS.values():
+        if first is not None and dataset.matches(first):
+            return dataset, files
+    raise DatasetError(f"{spec}: records match none of the known formats ({', '.join(DATASETS)})")
+
+
+def files_hash(files: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(_file_digest(str(path), path.stat().st_mtime_ns, path.stat().st_size))
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str, mtime: int, size: int) -> bytes:
+    return hashlib.sha256(Path(path).read_bytes()).digest()
+
+
+def git_hash() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=PROJECT_DIR, check=True, timeout=10).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=PROJECT_DIR, timeout=10).stdout.strip()  # fmt: skip
+        return out + ("-dirty" if dirty else "")
+    except Exception:
+        return "unknown"
+
+
+def select_items(items: Sequence[EvalItem], split: str, limit: int | None) -> list[EvalItem]:
+    """Items of ``split``; ``limit`` keeps the first N source records in a stable hashed order.
+
+    Hashed (not file) order makes a small run a fair sample across language pairs, systems, files.
+    """
+    chosen = [it for it in items if split == "all" or it.split == split]
+    if limit is None:
+        return chosen
+    records = sorted({it.record for it in chosen}, key=lambda r: hash_fraction("order:" + r))[:limit]
+    keep = set(records)
+    return [it for it in chosen if it.record in keep]
+
+
+def default_checkers(settings: Settings) -> list[str]:
+    return [name for name, (_, enabled) in REGISTRY.items() if enabled(settings)]
+
+
+def available_checkers(names: Sequence[str], settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """Checkers that import and construct; the others with the reason (reported, never fatal)."""
+    ok, missing = [], {}
+    for name in names:
+        if name not in REGISTRY:
+            missing[name] = "not in the checker registry"
+            continue
+        try:
+            load_checker(name, settings)
+        except Exception as exc:
+            missing[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            continue
+        ok.append(name)
+    return ok, missing
+
+
+def _scorers() -> list[Any]:
+    lm = sys.modules.get("mtqa.lm")  # never import torch just to ask
+    return list(getattr(lm, "_SCORERS", {}).values()) if lm else []
+
+
+def _forward_tokens() -> int:
+    return sum(int(getattr(s, "stats", {}).get("forward_tokens", 0)) for s in _scorers())
+
+
+def clear_lm_caches() -> None:
+    """So a second run with the same model is timed honestly (no result-cache hits)."""
+    for scorer in _scorers():
+        clear = getattr(scorer, "clear_cache", None)
+        if callable(clear):
+            clear()
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    split: str
+    items: list[EvalItem]
+    findings: list[list[Finding]]
+    score: Score
+    info: dict[str, Any]
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def labelled(self, dataset: Dataset) -> list[tuple[EvalItem, Finding, bool]]:
+        """Findings with a gold label (for calibration).
+
+        A finding repeated on the same surface text within one source record (DEMETR's ~30
+        perturbations of one sentence, MQM's raters of one translation) counts once per label,
+        so one sentence cannot dominate the fit.
+        """
+        out, seen = [], set()
+        for item, findings in zip(self.items, self.findings):
+            for f in findings:
+                label = dataset.label(item, f)
+                if label is None:
+                    continue
+                key = (item.record, f.check, item.text[f.start : f.end], bool(label))
+                if key not in seen:
+                    seen.add(key)
+                    out.append((item, f, bool(label)))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.info, "summary": self.score.summary, "table": self.score.rows, "details": self.score.details}
+
+
+def run_eval(
+    dataset: str | Path,
+    settings: Settings | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 32,
+    min_confidence: float | None = None,
+    calibrator: Any = None,
+    warmup: bool = True,
+    clear_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    settings = settings or Settings()
+    if split not in SPLITS:
+        raise DatasetError(f"split must be one of {', '.join(SPLITS)}")
+    spec, files = resolve_dataset(dataset)
+    t0 = time.perf_counter()
+    items = select_items(spec.load(files), split, limit)
+    load_s = time.perf_counter() - t0
+    requested = list(only) if only else default_checkers(settings)
+    names, unavailable = available_checkers(requested, settings)
+
+    # Identical texts (MQM raters, repeated perturbations) are checked once.
+    unique: dict[str, int] = {}
+    for item in items:
+        unique.setdefault(item.text, len(unique))
+    texts = list(unique)
+    per_text: list[list[Finding]] = [[] for _ in texts]
+    failures: dict[str, str] = {}
+    signature: dict[str, Any] = {}
+    run_s = 0.0
+    tokens = 0
+    if names and texts:
+        pipeline = make_pipeline(settings, only=names)
+        if warmup:
+            check_documents([Document.from_text(WARMUP_TEXT, id="warmup")], pipeline)
+        if clear_cache:
+            clear_lm_caches()
+        tokens0 = _forward_tokens()
+        t0 = time.perf_counter()
+        for first in range(0, len(texts), batch_size):
+            batch = [Document.from_text(t, id=str(first + i)) for i, t in enumerate(texts[first : first + batch_size])]
+            for j, report in enumerate(check_documents(batch, pipeline)):
+                per_text[first + j] = list(report.findings)
+                for failure in report.failures:
+                    failures.setdefault(failure.checker, failure.error)
+            if progress:
+                progress(min(first + batch_size, len(texts)), len(texts))
+        run_s = time.perf_counter() - t0
+        tokens = _forward_tokens() - tokens0
+        signature = pipeline.signature
+    if calibrator is not None:  # score a fitted calibration model's confidences, e.g. on the test split
+        per_text = [[replace(f, confidence=calibrator.apply(f)) for f in fs] for fs in per_text]
+    found = [per_text[unique[item.text]] for item in items]
+    if min_confidence is not None:
+        found = [[f for f in fs if f.confidence >= min_confidence] for fs in found]
+    score = spec.score(items, found)
+    info = {
+        "dataset": spec.name,
+        "description": spec.description,
+        "files": [str(p) for p in files],
+        "dataset_hash": files_hash(files),
+        "split": split,
+        "limit": limit,
+        "min_confidence": min_confidence,
+        "primary_metric": spec.primary,
+        "primary": score.summary.get(spec.primary),
+        "checkers": names,
+        "unavailable": unavailable,
+        "failed": failures,
+        "n_items": len(items),
+        "n_documents": len(texts),
+        "n_findings": sum(len(f) for f in per_text),
+        "seconds": round(run_s, 3),
+        "load_seconds": round(load_s, 3),
+        "docs_per_s": round(len(texts) / run_s, 3) if run_s > 0 else None,
+        "lm_forward_tokens": tokens or None,
+        "lm_tokens_per_s": round(tokens / run_s, 1) if tokens and run_s > 0 else None,
+        "mtqa": __version__,
+        "git": git_hash(),
+        "signature": signature,
+        "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
+                     "use_lm": settings.use_lm},  # fmt: skip
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    result = EvalResult(spec.name, split, items, found, score, info, failures)
+    info["by_check"] = precision_by_check(spec, items, found)
+    if calibrator is not None:
+        from ..calibration import reliability
+
+        labelled = result.labelled(spec)
+        rows, ece = reliability([f.confidence for _, f, _ in labelled], [label for _, _, label in labelled])
+        info["calibration"] = {"data_hash": calibrator.data_hash, "labelled_findings": len(labelled),
+                               "reliability": rows, "ece": ece}  # fmt: skip
+    return result
+
+
+def rescore(result: EvalResult, calibrator: Any = None, min_confidence: float | None = None) -> Score:
+    """Score the same findings again, re-calibrated and/or above a confidence (no re-checking)."""
+    spec = DATASETS[result.dataset]
+    found = result.findings
+    if calibrator is not None:
+        found = [[replace(f, confidence=calibrator.apply(f)) for f in fs] for fs in found]
+    if min_confidence is not None:
+        found = [[f for f in fs if f.confidence >= min_confidence] for fs in found]
+    return spec.score(result.items, found)
+
+
+def precision_by_check(spec: Dataset, items: Sequence[EvalItem], found: Sequence[Sequence[Finding]]) -> list[dict]:
+    """Per check id (merged findings count for their lead check): how many, and how many hit gold."""
+    stats: dict[str, list[int]] = {}
+    for item, findings in zip(items, found):
+        for f in findings:
+            row = stats.setdefault(f.check, [0, 0, 0])
+            label = spec.label(item, f)
+            row[0] += 1
+            row[1] += label is not None
+            row[2] += bool(label)
+    return [
+        {"check": check, "findings": n, "labelled": lab, "precision": (hit / lab) if lab else None}
+        for check, (n, lab, hit) in sorted(stats.items(), key=lambda kv: -kv[1][0])
+    ]
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path

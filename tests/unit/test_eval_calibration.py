@@ -1,0 +1,85 @@
+"""The logistic calibration of finding confidences (numpy only), its storage and reliability table."""
+
+import json
+import random
+
+import pytest
+
+from mtqa.calibration import Calibrator, data_hash, finding_features, reliability
+from mtqa.findings import Category, Finding, Severity
+
+
+def make(check, confidence, evidence=None, category=Category.NAME):
+    return Finding(0, 5, category, Severity.ERROR, confidence, "m", check, ("x",), evidence or {})
+
+
+def synthetic(n=400, seed=1):
+    """Two checkers with the same raw confidence: gazetteer is right 90% of the time, lm 20%."""
+    rng = random.Random(seed)
+    findings, labels = [], []
+    for i in range(n):
+        if i % 2:
+            findings.append(make("gazetteer.place", 0.7, {"distance": rng.uniform(1, 3)}))
+            labels.append(rng.random() < 0.9)
+        else:
+            findings.append(make("lm.realword", 0.7, {"surprisal": rng.uniform(5, 15)}, Category.REALWORD))
+            labels.append(rng.random() < 0.2)
+    return findings, labels
+
+
+def test_features_from_a_finding():
+    merged = {"merged": [{"check": "grammar.X", "confidence": 0.5, "message": "m", "evidence": {}}]}
+    f = make("lm.realword", 0.8, {"surprisal": 12.5, "delta_logprob": -3.0, "note": "text", **merged})
+    feats = finding_features(f)
+    assert feats["family=lm"] == 1.0 and feats["category=name"] == 1.0 and feats["n_signals"] == 2.0
+    assert feats["merged_family=grammar"] == 1.0
+    assert feats["ev:surprisal"] > 0 > feats["ev:delta_logprob"]
+    assert "ev:note" not in feats
+
+
+def test_fit_separates_checkers_and_is_calibrated():
+    findings, labels = synthetic()
+    model = Calibrator.fit(findings, labels, data_hash="abc")
+    gaz = model.apply(make("gazetteer.place", 0.7, {"distance": 2.0}))
+    lm = model.apply(make("lm.realword", 0.7, {"surprisal": 10.0}, Category.REALWORD))
+    assert 0.8 < gaz < 0.97 and 0.08 < lm < 0.32
+    # calibrated on average: mean prediction equals the observed rate (logistic regression's score equation)
+    mean_pred = sum(model.apply(f) for f in findings) / len(findings)
+    assert mean_pred == pytest.approx(sum(labels) / len(labels), abs=0.01)
+
+
+def test_save_load_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("MTQA_MODELS_DIR", str(tmp_path))
+    assert Calibrator.load() is None  # no file: the caller keeps raw confidences
+    findings, labels = synthetic(100)
+    model = Calibrator.fit(findings, labels, data_hash="h1", datasets=["names"])
+    path = model.save()
+    assert path == tmp_path / "combiner.json"
+    raw = json.loads(path.read_text())
+    assert {"version", "data_hash", "features", "coef", "intercept", "fitted_on"} <= set(raw)
+    assert raw["data_hash"] == "h1" and raw["fitted_on"]["datasets"] == ["names"]
+    loaded = Calibrator.load()
+    for f in findings[:10]:
+        assert loaded.apply(f) == pytest.approx(model.apply(f), abs=1e-6)
+    # an unseen checker family and missing evidence do not break apply
+    assert 0.0 < loaded.apply(make("garble.repeat", 0.5)) < 1.0
+
+
+def test_fit_needs_both_classes():
+    findings, _ = synthetic(20)
+    with pytest.raises(ValueError):
+        Calibrator.fit(findings, [True] * 20)
+
+
+def test_reliability_table_exact():
+    rows, ece = reliability([0.05, 0.15, 0.85, 0.85, 0.95], [False, False, True, False, True])
+    assert [r["confidence"] for r in rows] == ["0.0-0.1", "0.1-0.2", "0.8-0.9", "0.9-1.0"]
+    assert [r["n"] for r in rows] == [1, 1, 2, 1]
+    assert rows[2]["observed_precision"] == 0.5 and rows[2]["mean_confidence"] == pytest.approx(0.85)
+    assert ece == pytest.approx((0.05 + 0.15 + 2 * 0.35 + 0.05) / 5)
+
+
+def test_data_hash_depends_on_items_not_order():
+    a = data_hash([("ocr", "f1", ["a", "b"]), ("names", "f2", ["c"])])
+    assert a == data_hash([("names", "f2", ["c"]), ("ocr", "f1", ["b", "a"])])
+    assert a != data_hash([("ocr", "f1", ["a"]), ("names", "f2", ["c"])])
