@@ -73,6 +73,7 @@ class GrammarChecker:
         except Exception as exc:  # the run signature must not crash the run; check() reports it
             return {"backend": self.choice, "error": f"{type(exc).__name__}: {exc}"}
         return {
+            "grammar_backend": f"{backend.name}-{backend.version}",
             "backend": backend.name,
             "backend_version": backend.version,
             "grammar_profile": self.profile.digest,
