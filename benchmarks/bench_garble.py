@@ -94,7 +94,8 @@ def bench_demetr(checker: Any, items: list[dict], types: list[str], calibrate: b
          "checks": ", ".join(f"{k.split('.')[-1]}:{v}" for k, v in by_check.most_common()), "s/doc": elapsed / max(1, len(items))}
     )
     details["clean_false_alarm_examples"] = [
-        {"id": d.id, "text": d.text, "findings": [(f.check, d.text[f.start : f.end], f.message) for f in fs]}
+        # Ids and offsets only: the dataset's text stays in ../shared/data, never in our results.
+        {"id": d.id, "findings": [(f.check, f.start, f.end) for f in fs]}
         for d, fs in zip(clean_docs, clean_found)
         if fs
     ][:40]
@@ -122,7 +123,7 @@ def bench_demetr(checker: Any, items: list[dict], types: list[str], calibrate: b
                 hit += 1
                 checks.update(f.check for f in located)
             elif len(misses) < 15:
-                misses.append({"id": it["id"], "text": doc.text, "region": doc.text[start:end], "other": [(f.check, doc.text[f.start : f.end]) for f in fs]})
+                misses.append({"id": it["id"], "region": [start, end], "other": [(f.check, f.start, f.end) for f in fs]})
             anywhere += bool(fs)
             if calibrate:
                 for check in LM_CHECKS:
