@@ -92,7 +92,7 @@ def test_repetition_passes(text):
 @pytest.mark.parametrize(
     "text, word",
     [
-        ("Cyanuric acid and 三聚氰胺 were both found in urine samples.", "三聚氰胺"),
+        ("Inspectors said 三聚氰胺 was found in the milk samples.", "三聚氰胺"),
         ("According to the Russian лидера, the navy is growing.", "лидера"),
         ("The two agencies stole data from the विशाल fiber network.", "विशाल"),
         ("The rebels fired a shot und fled across the border.", "und"),
