@@ -100,7 +100,7 @@ class CandidateGenerator:
 
     def family(self, word: str) -> list[str]:
         """Words sharing the word's stem (a long common prefix): the POS shifts MT makes
-        (important/importance, president/presidential, losses/loses), most frequent first."""
+        (important/importance, president/presidential, decide/decision), most frequent first."""
         from bisect import bisect_left
 
         rule = self.config["family"]

@@ -63,7 +63,7 @@ def skeleton_rules(spec: list[list[str]]) -> list[tuple[re.Pattern, str]]:
 
 
 def skeleton(folded: str, rules: list[tuple[re.Pattern, str]]) -> str:
-    """Retrieval key that merges the usual MT confusions ("balakliia" and "balacria" meet)."""
+    """Retrieval key that merges the usual MT confusions ("kharkiv" and "charkov" meet)."""
     for pattern, repl in rules:
         folded = pattern.sub(repl, folded)
     return folded

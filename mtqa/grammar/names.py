@@ -67,8 +67,8 @@ def near_miss(lookup: Any, word: str, start: int | None = None, end: int | None 
     Either the lookup has ``near_miss(word) -> canonical | None``, or it carries the document's
     resolved names as ``lookup.names`` (the gazetteer's ``ResolvedName``: ``start``, ``end``,
     ``text``, ``status``, ``suggestions``): a name with status "corrupt" covering the span gives
-    its canonical form, word-aligned for multi-word names ("Maryal" in a corrupted
-    "Hannah Maryal" -> "Maliar").
+    its canonical form, word-aligned for multi-word names (the corrupted surname of a
+    two-word name maps to the canonical surname).
     """
     if lookup is None:
         return None

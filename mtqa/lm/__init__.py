@@ -3,9 +3,9 @@
 Importing this package does not import torch or transformers; :func:`get_scorer` does.
 
     scorer = get_scorer(Settings())                 # cached per (model card, device, dtype)
-    [scored] = scorer.score(["Russia Losses Kyiv"])
-    scored.word_surprisal(7, 13), scored.next_surprisal(13)   # bits
-    scorer.rescore("Russia Losses Kyiv", (7, 13), ["Loses"])  # Δ log-prob in nats, >0 = better
+    [scored] = scorer.score(["The army lost it's base"])
+    scored.word_surprisal(14, 18), scored.next_surprisal(18)   # bits
+    scorer.rescore("The army lost it's base", (14, 18), ["its"])  # Δ log-prob in nats, >0 = better
 
 Offsets in a :class:`ScoredText` are ``str`` indices into the scored text (not its context).
 :func:`sentence_scores` scores each sentence of a document with the preceding document text as
