@@ -130,11 +130,13 @@ class NameChecker:
             if seen != form and not (name.kind == "person" and len(form) < 4):
                 gaz = self.matcher.gaz
                 preferred = gaz.preferred.get(name.entity) or name.canonical
+                # Suggest a replacement only when it is like for like ("Zelensky" is not to become a full name).
+                same_shape = len(preferred.split()) == len(name.text.split()) and fold(preferred) != fold(name.text)
                 out.append(Finding(
                     name.start, name.end, Category.STYLE, Severity.INFO, 0.9,
                     f"“{name.text}” and an earlier spelling name the same {name.kind} ({name.canonical}); "
                     "use one form throughout.",
-                    "gazetteer.variant_mix", (preferred,), {"canonical": name.canonical, "first_form": seen,
+                    "gazetteer.variant_mix", (preferred,) if same_shape else (), {"canonical": name.canonical, "first_form": seen,
                                                             "this_form": form},
                 ))  # fmt: skip
         return out

@@ -55,3 +55,8 @@ def test_seed_correct_names_are_not_errors(report, seed_article, word):
 
 def test_seed_article_is_blocked(report):
     assert report.verdict.value == "block"
+
+
+def test_no_suggestion_repeats_the_flagged_text(report, seed_article):
+    for f in report.findings:
+        assert not f.suggestions or f.suggestions[0] != seed_article[f.start : f.end], (f.check, f.suggestions)
