@@ -24,7 +24,7 @@ from pathlib import Path
 from mtqa.config import Settings, data_dir
 from mtqa.document import Document
 from mtqa.findings import Category
-from mtqa.gazetteer.calibrate import at, token_span, variant_examples
+from mtqa.gazetteer.calibrate import token_span, variant_examples
 from mtqa.gazetteer.corruption import POSTEDIT_FILE, name_like_pair, postedit_pairs
 from mtqa.gazetteer.normalize import fold
 

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
+from typing import Callable
 
 
-def utf16_index(text: str) -> list[int]:
-    """``index[i]`` = UTF-16 code units before ``text[i]`` (length len(text)+1)."""
-    return [0, *accumulate(2 if ord(ch) > 0xFFFF else 1 for ch in text)]
+class UnitOffsets:
+    """Offsets counted in an encoding's code units (UTF-8 bytes, UTF-16 units) <-> ``str`` indices."""
+
+    def __init__(self, text: str, unit_length: Callable[[str], int]) -> None:
+        self.text = text
+        self.starts = [0, *accumulate(unit_length(ch) for ch in text)]  # units before text[i]
+
+    def index(self, unit_offset: int) -> int:
+        # An offset inside a multi-unit character snaps to that character's end.
+        return min(bisect_left(self.starts, unit_offset), len(self.text))
+
+    def units(self, index: int) -> int:
+        return self.starts[index]
+
+    def span(self, unit_offset: int, unit_length: int) -> tuple[int, int]:
+        return self.index(unit_offset), self.index(unit_offset + unit_length)
+
+
+def Utf8Offsets(text: str) -> UnitOffsets:  # noqa: N802 (reads as the type it makes)
+    return UnitOffsets(text, lambda ch: len(ch.encode("utf-8", "surrogatepass")))
+
+
+def Utf16Offsets(text: str) -> UnitOffsets:  # noqa: N802
+    return UnitOffsets(text, lambda ch: 2 if ord(ch) > 0xFFFF else 1)
 
 
 class LineIndex:

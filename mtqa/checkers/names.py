@@ -43,7 +43,7 @@ class NameChecker:
             self._matcher = Matcher(load_gazetteer(tuple(self.settings.names_files)))
             if self.settings.use_lm:
                 self._matcher.lm_adjust = self._lm_adjust
-            use_matcher(self._matcher, tuple(self.settings.names_files))
+            use_matcher(self._matcher)
         return self._matcher
 
     def signature(self) -> dict:

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from .. import __version__
 from ..findings import Finding, Severity
-from ..offsets import utf16_index
+from ..offsets import Utf16Offsets
 from ..pipeline import DocumentReport
 from .json_format import dumps_line
 
@@ -45,7 +45,7 @@ def _match(finding: Finding, text: str, u16: list[int]) -> dict[str, Any]:
 
 def response(report: DocumentReport, signature: dict[str, Any]) -> dict[str, Any]:
     text = report.document.original
-    u16 = utf16_index(text)
+    u16 = Utf16Offsets(text).starts
     return {
         "software": {"name": "mtqa", "version": __version__, "apiVersion": 1, "status": signature.get("text", "")},
         "language": {"name": "English (US)", "code": "en-US"},

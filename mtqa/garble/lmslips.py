@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache

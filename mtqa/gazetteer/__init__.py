@@ -30,9 +30,6 @@ run signature.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
-
 from ..document import Document
 from .candidates import NameCandidate, name_candidates
 from .index import gazetteer_hash, load_gazetteer
@@ -47,7 +44,7 @@ __all__ = [
 _ACTIVE: dict[str, Matcher] = {}
 
 
-def use_matcher(matcher: Matcher, names_files: Sequence[Path] = ()) -> None:
+def use_matcher(matcher: Matcher) -> None:
     """The checker registers its matcher (with the newsroom list) for the shared helpers."""
     _ACTIVE["default"] = matcher
 

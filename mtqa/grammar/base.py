@@ -8,9 +8,10 @@ indices before a :class:`GrammarMatch` leaves it; nothing downstream converts.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
+
+from ..offsets import Utf8Offsets, Utf16Offsets  # noqa: F401  (the adapters convert with these)
 
 
 class BackendUnavailable(RuntimeError):
@@ -57,58 +58,3 @@ def clean_message(message: str) -> str:
     message = _SUGGESTION_TAG.sub(lambda m: f"“{m.group(1)}”", message)
     message = _OTHER_TAG.sub("", message)
     return _SPACES.sub(" ", message).strip()
-
-
-class Utf8Offsets:
-    """UTF-8 byte offsets to ``str`` indices for one text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._ascii = text.isascii()
-        if not self._ascii:
-            starts = [0] * (len(text) + 1)
-            pos = 0
-            for i, ch in enumerate(text):
-                starts[i] = pos
-                pos += len(ch.encode("utf-8"))
-            starts[len(text)] = pos
-            self._starts = starts
-
-    def index(self, byte_offset: int) -> int:
-        if self._ascii:
-            return max(0, min(byte_offset, len(self.text)))
-        # A byte offset inside a multi-byte character snaps to that character's end.
-        return min(bisect_left(self._starts, byte_offset), len(self.text))
-
-    def span(self, byte_offset: int, byte_length: int) -> tuple[int, int]:
-        return self.index(byte_offset), self.index(byte_offset + byte_length)
-
-
-class Utf16Offsets:
-    """UTF-16 code-unit offsets (Java/LanguageTool) to ``str`` indices for one text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._bmp = all(ord(ch) < 0x10000 for ch in text)
-        if not self._bmp:
-            starts = [0] * (len(text) + 1)
-            pos = 0
-            for i, ch in enumerate(text):
-                starts[i] = pos
-                pos += 2 if ord(ch) >= 0x10000 else 1
-            starts[len(text)] = pos
-            self._starts = starts
-
-    def index(self, unit_offset: int) -> int:
-        if self._bmp:
-            return max(0, min(unit_offset, len(self.text)))
-        return min(bisect_left(self._starts, unit_offset), len(self.text))
-
-    def units(self, index: int) -> int:
-        """The inverse: ``str`` index to UTF-16 offset."""
-        if self._bmp:
-            return index
-        return self._starts[index]
-
-    def span(self, unit_offset: int, unit_length: int) -> tuple[int, int]:
-        return self.index(unit_offset), self.index(unit_offset + unit_length)
