@@ -44,8 +44,8 @@ gazetteer: install
 calibrate: install
 	$(PY) -m mtqa.gazetteer.corruption fit
 	$(PY) -m mtqa.gazetteer.calibrate
-	$(PY) -m mtqa.lm.calibrate --model gemma-3-270m --n 150
-	$(PY) -m mtqa.lm.calibrate --model smollm2-135m --n 150
+	$(PY) -m mtqa.lm.calibrate --model gemma-3-270m
+	$(PY) -m mtqa.lm.calibrate --model smollm2-135m
 
 bench-lm: install
 	$(PY) -m benchmarks.bench_lm $(ARGS)

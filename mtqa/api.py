@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .calibration import load_calibration
 from .checkers import build_checkers
 from .combiner import Combiner
 from .config import Settings
@@ -12,17 +13,25 @@ from .pipeline import DocumentReport, Pipeline
 from .signature import run_signature
 
 
+def make_combiner(settings: Settings) -> Combiner:
+    calibrator = load_calibration(settings.calibration)
+    min_confidence = settings.min_confidence
+    if min_confidence is None:
+        min_confidence = calibrator.report_threshold if calibrator else 0.0
+    return Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold,
+                    calibrator=calibrator, min_confidence=min_confidence)  # fmt: skip
+
+
 def make_pipeline(settings: Settings | None = None, only: list[str] | None = None) -> Pipeline:
     settings = settings or Settings()
-    combiner = Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold)
-    return Pipeline(build_checkers(settings, only), combiner)
+    return Pipeline(build_checkers(settings, only), make_combiner(settings))
 
 
 def check_documents(
     docs: Sequence[Document], pipeline: Pipeline, progress: Callable[[int], None] | None = None
 ) -> list[DocumentReport]:
     reports = pipeline.run(docs, progress)
-    pipeline.signature = run_signature(pipeline.checkers)
+    pipeline.signature = run_signature(pipeline.checkers, pipeline.combiner.describe())
     return reports
 
 

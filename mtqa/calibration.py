@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -27,6 +27,10 @@ DEFAULT_DATASETS = ("ocr", "names", "demetr", "mt_mqm")
 HOLDOUT_FRACTION = 0.3  # dev records held back from fitting, for the reliability table
 MIN_FEATURE_COUNT = 5  # a feature seen on fewer fitting findings is dropped
 MAX_ABS_EVIDENCE = 1e6
+RAW_KEY = "raw_confidence"  # evidence key that keeps the uncalibrated confidence
+# Report thresholds tried on dev; datasets whose headline metric punishes false alarms choose it.
+REPORT_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
+THRESHOLD_METRICS = ("f1", "mcc")
 
 
 def default_path() -> Path:
@@ -53,10 +57,16 @@ def _numbers(prefix: str, value: Any, out: dict[str, float], depth: int = 0) -> 
             _numbers(f"{prefix}.{key}", sub, out, depth + 1)
 
 
+def raw_confidence(finding: Finding) -> float:
+    """The checkers' own (combined) confidence, also after calibration replaced it."""
+    return float(finding.evidence.get(RAW_KEY, finding.confidence))
+
+
 def finding_features(finding: Finding) -> dict[str, float]:
-    conf = min(max(finding.confidence, 1e-4), 1 - 1e-4)
+    raw = raw_confidence(finding)
+    conf = min(max(raw, 1e-4), 1 - 1e-4)
     feats: dict[str, float] = {
-        "confidence": finding.confidence,
+        "confidence": raw,
         "confidence_logit": math.log(conf / (1 - conf)),
         "span_chars_log": math.log1p(finding.end - finding.start),
         "has_suggestion": float(bool(finding.suggestions)),
@@ -70,7 +80,7 @@ def finding_features(finding: Finding) -> dict[str, float]:
         if isinstance(other, Mapping) and other.get("check"):
             feats[f"merged_family={family(str(other['check']))}"] = 1.0
     for key, value in finding.evidence.items():
-        if key != "merged":
+        if key not in ("merged", RAW_KEY):
             _numbers(f"ev:{key}", value, feats)
     return feats
 
@@ -111,6 +121,7 @@ class Calibrator:
     intercept: float
     data_hash: str = ""
     fitted_on: dict[str, Any] = field(default_factory=dict)
+    report_threshold: float = 0.0  # chosen on dev: below it a finding costs more precision than it adds recall
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Calibrator | None":
@@ -122,7 +133,7 @@ class Calibrator:
         if raw.get("version") != VERSION:
             raise ValueError(f"{path}: calibration version {raw.get('version')} (this mtqa reads {VERSION})")
         return cls(raw["features"], raw["mean"], raw["scale"], raw["coef"], float(raw["intercept"]),
-                   raw.get("data_hash", ""), raw.get("fitted_on", {}))  # fmt: skip
+                   raw.get("data_hash", ""), raw.get("fitted_on", {}), float(raw.get("report_threshold", 0.0)))  # fmt: skip
 
     @classmethod
     def fit(cls, findings: Sequence[Finding], labels: Sequence[bool], l2: float = 1.0, **meta: Any) -> "Calibrator":
@@ -155,9 +166,15 @@ class Calibrator:
         z = float(self.vector(finding) @ np.asarray(self.coef) + self.intercept)
         return float(_sigmoid(np.array(z)))
 
+    def calibrate(self, finding: Finding) -> Finding:
+        """The finding with its calibrated confidence; the raw one stays in the evidence."""
+        raw = raw_confidence(finding)
+        return replace(finding, confidence=round(self.apply(finding), 4), evidence={**finding.evidence, RAW_KEY: raw})
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": VERSION, "data_hash": self.data_hash, "features": self.features,
+            "version": VERSION, "data_hash": self.data_hash, "report_threshold": self.report_threshold,
+            "features": self.features,
             "mean": [round(v, 8) for v in self.mean], "scale": [round(v, 8) for v in self.scale],
             "coef": [round(v, 8) for v in self.coef], "intercept": round(self.intercept, 8),
             "fitted_on": self.fitted_on,
@@ -168,6 +185,18 @@ class Calibrator:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
         return path
+
+
+def load_calibration(spec: str | Path | None) -> Calibrator | None:
+    """``"default"``: models/combiner.json when present; ``"off"`` or empty: none; else a path."""
+    if spec is None or str(spec) in ("", "off", "none"):
+        return None
+    if str(spec) == "default":
+        return Calibrator.load()
+    model = Calibrator.load(spec)
+    if model is None:
+        raise FileNotFoundError(f"calibration file {spec} not found")
+    return model
 
 
 def reliability(confidences: Sequence[float], labels: Sequence[bool], bins: int = 10) -> tuple[list[dict], float | None]:
@@ -197,6 +226,25 @@ def data_hash(parts: Iterable[tuple[str, str, Sequence[str]]]) -> str:
     return digest.hexdigest()[:16]
 
 
+def choose_report_threshold(model: Calibrator, results: Mapping[str, Any]) -> tuple[float, list[dict[str, Any]]]:
+    """The calibrated confidence below which findings are dropped: the threshold with the best mean
+    headline metric over the dev runs whose metric punishes false alarms (F1, MCC)."""
+    from .eval.runner import rescore
+
+    rows, best = [], (-math.inf, 0.0)
+    scored = {name: r for name, r in results.items() if r.info["primary_metric"] in THRESHOLD_METRICS}
+    for t in REPORT_THRESHOLDS:
+        row: dict[str, Any] = {"threshold": t}
+        for name, result in scored.items():
+            row[name] = rescore(result, model, t).summary.get(result.info["primary_metric"]) or 0.0
+        values = [row[name] for name in scored]
+        row["mean"] = sum(values) / len(values) if values else 0.0
+        rows.append(row)
+        if row["mean"] > best[0] + 1e-9:
+            best = (row["mean"], t)
+    return best[1], rows
+
+
 def fit_from_datasets(
     datasets: Sequence[str] = DEFAULT_DATASETS,
     settings: Settings | None = None,
@@ -204,17 +252,22 @@ def fit_from_datasets(
     only: Sequence[str] | None = None,
     limit: int | dict[str, int] | None = None,
     output: str | Path | None = None,
+    findings_out: str | Path | None = None,
     echo: Any = None,
 ) -> dict[str, Any]:
     """Run the checkers on each dataset's dev split, fit on 70 % of its records, test on the rest.
 
-    ``limit``: records per dataset, one number for all or ``{dataset: n}``.
+    ``limit``: records per dataset, one number for all or ``{dataset: n}``. ``findings_out``: a
+    JSONL file of the labelled findings (spans, checks, evidence; no dataset text) for analysis.
     """
     from .eval import DATASETS, DatasetError, run_eval
     from .eval.items import hash_fraction
     from .eval.runner import git_hash
 
-    settings = settings or Settings()
+    # fit on what the checkers say, before any calibration or report threshold
+    settings = replace(settings or Settings(), calibration="off", min_confidence=0.0)
+    results = {}
+    dump: list[dict[str, Any]] | None = [] if findings_out else None
     fit_x: list[Finding] = []
     fit_y: list[bool] = []
     held: list[tuple[str, Finding, bool]] = []
@@ -225,12 +278,15 @@ def fit_from_datasets(
         n = limit.get(name) if isinstance(limit, dict) else limit
         if echo:
             echo(f"calibrate: checking the dev split of {name} (limit {n})")
-        result = run_eval(name, settings, only=only, split="dev", limit=n)
+        result = results[name] = run_eval(name, settings, only=only, split="dev", limit=n)
         checkers.update(result.info["checkers"])
         labelled = result.labelled(DATASETS[name])
         parts.append((name, result.info["dataset_hash"], [it.id for it in result.items]))
         n_fit = 0
         for item, finding, label in labelled:
+            if dump is not None:
+                row = {k: v for k, v in finding.to_dict(item.text).items() if k != "text"}
+                dump.append({"dataset": name, "record": item.record, "label": label, "finding": row})
             if hash_fraction("calibration:" + item.record) >= HOLDOUT_FRACTION:
                 fit_x.append(finding)
                 fit_y.append(label)
@@ -240,6 +296,8 @@ def fit_from_datasets(
         per_dataset[name] = {"labelled_findings": len(labelled), "fit": n_fit,
                              "positive_rate": (sum(l for _, _, l in labelled) / len(labelled)) if labelled else None,
                              "unavailable": result.info["unavailable"], "failed": result.info["failed"]}  # fmt: skip
+    if findings_out and dump is not None:
+        Path(findings_out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dump), encoding="utf-8")
     dhash = data_hash(parts)
     model = Calibrator.fit(
         fit_x, fit_y, data_hash=dhash,
@@ -247,12 +305,13 @@ def fit_from_datasets(
         limit=limit, checkers=sorted(checkers), n_findings=len(fit_x), n_positive=int(sum(fit_y)),
         git=git_hash(), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), per_dataset=per_dataset,
     )  # fmt: skip
+    model.report_threshold, threshold_table = choose_report_threshold(model, results)
     path = model.save(output)
     labels = [l for _, _, l in held]
     tables, ece = {}, {}
     for kind, conf in (("calibrated", [model.apply(f) for _, f, _ in held]), ("raw", [f.confidence for _, f, _ in held])):
         tables[kind], ece[kind] = reliability(conf, labels)
     report = {"model": model.to_json(), "path": str(path), "held_back_findings": len(held),
-              "reliability": tables, "ece": ece,
+              "reliability": tables, "ece": ece, "report_threshold": threshold_table,
               "held_back_per_dataset": {n: sum(1 for d, _, _ in held if d == n) for n in datasets}}  # fmt: skip
     return {"path": path, "model": model.to_json(), "reliability": tables, "report": report}

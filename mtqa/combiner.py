@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from .calibration import Calibrator
 
 
 class Verdict(str, Enum):
@@ -41,6 +44,15 @@ class Combiner:
     block_threshold: float = 0.7
     warn_threshold: float = 0.3
     merge_overlap: float = 0.5
+    # Fitted on labelled dev data (mtqa.calibration): turns a merged finding's numbers into the
+    # probability that it is a real error. Without it the noisy-OR of the checkers' confidences stands.
+    calibrator: Calibrator | None = None
+    min_confidence: float = 0.0  # findings below this (calibrated) confidence are not reported
+
+    def describe(self) -> dict[str, Any]:
+        """For the run signature: which calibration (its data hash) and report threshold."""
+        return {"calibration": self.calibrator.data_hash if self.calibrator else None,
+                "min_confidence": self.min_confidence}
 
     def combine(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
         ordered = sorted(findings, key=lambda f: (f.start, f.end))
@@ -52,7 +64,10 @@ class Combiner:
                     break
             else:
                 groups.append([finding])
-        return [self._merge(group) for group in groups]
+        merged = [self._merge(group) for group in groups]
+        if self.calibrator is not None:
+            merged = [self.calibrator.calibrate(f) for f in merged]
+        return [f for f in merged if f.confidence >= self.min_confidence]
 
     def _merge(self, group: list[Finding]) -> Finding:
         if len(group) == 1:

@@ -44,3 +44,8 @@ class Settings:
     names_files: tuple[Path, ...] = ()
     block_threshold: float = 0.7  # an error finding at or above this confidence blocks publication
     warn_threshold: float = 0.3
+    # Finding-confidence calibration: "default" (models/combiner.json when present), "off", or a path.
+    calibration: str = "default"
+    # Findings below this (calibrated) confidence are not reported. None: the calibration's own
+    # dev-chosen report threshold (0 without a calibration); not the default, see README.
+    min_confidence: float | None = 0.0

@@ -11,7 +11,7 @@ from .pipeline import Checker, describe
 _TOP_LEVEL = ("model", "dtype", "device", "grammar_backend", "gazetteer_hash")
 
 
-def run_signature(checkers: Sequence[Checker]) -> dict[str, Any]:
+def run_signature(checkers: Sequence[Checker], combiner: dict[str, Any] | None = None) -> dict[str, Any]:
     signature: dict[str, Any] = {"mtqa": __version__, **{key: None for key in _TOP_LEVEL}}
     details = {}
     for checker in checkers:
@@ -24,6 +24,7 @@ def run_signature(checkers: Sequence[Checker]) -> dict[str, Any]:
             if info.get(key) is not None and signature[key] is None:
                 signature[key] = info[key]
     signature["checkers"] = details
+    signature.update(combiner or {})
     signature["text"] = signature_text(signature)
     return signature
 
@@ -31,7 +32,7 @@ def run_signature(checkers: Sequence[Checker]) -> dict[str, Any]:
 def signature_text(signature: dict[str, Any]) -> str:
     """One line for logs and report footers: ``mtqa:0.1.0|model:...|checkers:ocr-1,...``."""
     parts = [f"mtqa:{signature['mtqa']}"]
-    parts += [f"{key}:{signature.get(key) or 'none'}" for key in _TOP_LEVEL]
+    parts += [f"{key}:{signature.get(key) or 'none'}" for key in (*_TOP_LEVEL, "calibration")]
     checkers = signature.get("checkers", {})
     parts.append("checkers:" + ",".join(f"{name}-{info.get('version')}" for name, info in checkers.items()))
     return "|".join(parts)

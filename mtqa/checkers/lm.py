@@ -227,6 +227,13 @@ class Examined:
                 best = (adjusted, cand, delta)
         return best
 
+    def fixes(self, costs: dict[str, float], threshold: float) -> list[tuple[Candidate, float, float]]:
+        """(candidate, adjusted, raw Δ) of every candidate that clears ``threshold`` on its own,
+        closest edit first: among fixes the model finds plausible, the one needing the fewest
+        character edits is the likeliest slip (the model alone prefers any fluent rewrite)."""
+        scored = [(c, d - edit_cost(c, costs), d) for c, d in zip(self.candidates, self.deltas)]
+        return sorted((f for f in scored if f[1] >= threshold), key=lambda f: (f[0].edits, -f[1]))
+
 
 class LMChecker:
     name = "lm"
@@ -309,6 +316,9 @@ class LMChecker:
             for s, (span, scored) in enumerate(zip(doc.sentences, scores)):
                 words = doc.sentence_tokens(s)
                 title = is_title_case(words, float(self.config["title_case_share"]))
+                # In a headline every capital inflates surprisal, so suspicion ranks poorly there:
+                # a short title-case line has all its words rescored, and the threshold decides.
+                headline = title and len(words) <= int(self.config["headline_max_words"])
                 ranked = []
                 for k, token in enumerate(words):
                     if not self._eligible(doc, words, k, title):
@@ -318,11 +328,11 @@ class LMChecker:
                     nxt = scored.next_surprisal(end)
                     following = words[k + 1].text if k + 1 < len(words) else None
                     suspicion = suspicion_bits(token.text, surprisal, following, nxt)
-                    if math.isnan(surprisal) or suspicion < floor:
+                    if math.isnan(surprisal) or (suspicion < floor and not headline):
                         continue
                     ranked.append((suspicion, k, surprisal, nxt))
                 ranked.sort(key=lambda r: -r[0])
-                for suspicion, k, surprisal, nxt in ranked[:top]:
+                for suspicion, k, surprisal, nxt in ranked if headline else ranked[:top]:
                     token = words[k]
                     cands = self.generator.candidates(token.text)
                     if not cands:
@@ -352,12 +362,14 @@ class LMChecker:
         th = self.thresholds
         costs = th["costs"]
         for ex in self.examine(docs):
-            adjusted, cand, delta = ex.best(costs)
-            if cand is None or adjusted < float(th["warn"]):
+            adjusted, _, _ = ex.best(costs)
+            if adjusted < float(th["warn"]):
                 continue
+            fixes = ex.fixes(costs, float(th["warn"]))
+            first, first_adjusted, first_delta = fixes[0]
             severity = Severity.ERROR if adjusted >= float(th["error"]) else Severity.WARNING
             confidence = 1.0 / (1.0 + math.exp(-float(th["slope"]) * (adjusted - float(th["midpoint"]))))
-            suggestion = match_case(cand.word, ex.token.text)
+            suggestions = tuple(match_case(c.word, ex.token.text) for c, _, _ in fixes)
             out[ex.doc].append(
                 Finding(
                     start=ex.token.start,
@@ -365,17 +377,18 @@ class LMChecker:
                     category=Category.REALWORD,
                     severity=severity,
                     confidence=min(max(confidence, 0.0), 1.0),
-                    message=f"'{ex.token.text}' reads like a mistake for '{suggestion}'",
+                    message=f"'{ex.token.text}' reads like a mistake for '{suggestions[0]}'",
                     check="lm.realword",
-                    suggestions=(suggestion,),
+                    suggestions=suggestions,
                     evidence={
                         "surprisal_bits": round(ex.surprisal, 3),
                         "next_surprisal_bits": None if math.isnan(ex.next_surprisal) else round(ex.next_surprisal, 3),
-                        "delta_logprob": round(delta, 4),
-                        "adjusted": round(adjusted, 4),
-                        "candidate": suggestion,
-                        "candidate_kind": cand.kind,
-                        "edits": cand.edits,
+                        "delta_logprob": round(first_delta, 4),
+                        "adjusted": round(first_adjusted, 4),
+                        "best_adjusted": round(adjusted, 4),
+                        "candidate": suggestions[0],
+                        "candidate_kind": first.kind,
+                        "edits": first.edits,
                         "model": self.scorer.signature()["model"],
                     },
                 )

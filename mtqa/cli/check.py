@@ -75,6 +75,10 @@ def check(
     no_gazetteer: bool = typer.Option(False, "--no-gazetteer", help="Skip the name gazetteer."),
     names: list[Path] = typer.Option([], "--names", help="Newsroom name list (TOML or CSV); repeatable."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers to run (default: all)."),
+    calibration: str = typer.Option(
+        "default", "--calibration", help="Confidence calibration: default (models/combiner.json) | off | a path."
+    ),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Report only findings at or above this confidence."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here, not stdout."),
 ) -> None:
     """Check articles for MT and OCR damage."""
@@ -93,14 +97,19 @@ def check(
 
     settings = Settings(
         device=device.value, model=model, grammar=grammar, use_lm=not no_lm,
-        use_gazetteer=not no_gazetteer, names_files=tuple(names),
+        use_gazetteer=not no_gazetteer, names_files=tuple(names), calibration=calibration,
+        min_confidence=min_confidence,
     )  # fmt: skip
     selected = [name.strip() for name in only.split(",") if name.strip()] if only else None
     unknown = set(selected or ()) - set(REGISTRY)
     if unknown:
         err.print(f"mtqa: unknown checker(s) {', '.join(sorted(unknown))}; known: {', '.join(REGISTRY)}", markup=False)
         raise typer.Exit(BAD_INPUT)
-    pipeline = make_pipeline(settings, selected)
+    try:
+        pipeline = make_pipeline(settings, selected)
+    except FileNotFoundError as exc:  # a calibration file that is not there
+        err.print(f"mtqa: {exc}", markup=False)
+        raise typer.Exit(BAD_INPUT)
     show_progress = len(docs) > 1 and err.is_terminal
     with Progress(console=err, transient=True, disable=not show_progress) as progress:
         task = progress.add_task("checking", total=len(docs))

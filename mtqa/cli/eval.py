@@ -45,9 +45,9 @@ def eval_command(
     split: str = typer.Option("test", "--split", help="dev | test | train | all."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers (default: all enabled)."),
     no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
-    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="Drop findings below this."),
-    calibration: Optional[Path] = typer.Option(
-        None, "--calibration", help="Re-score findings with this calibration model (models/combiner.json)."
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Drop findings below this confidence."),
+    calibration: str = typer.Option(
+        "default", "--calibration", help="default (models/combiner.json) | off | path to a calibration model."
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON result file."),
 ) -> None:
@@ -60,21 +60,13 @@ def eval_command(
     if split not in _SPLITS:
         err.print(f"mtqa: --split must be one of {', '.join(_SPLITS)}")
         raise typer.Exit(BAD_INPUT)
-    settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm)
-    calibrator = None
-    if calibration is not None:
-        from ..calibration import Calibrator
-
-        calibrator = Calibrator.load(calibration)
-        if calibrator is None:
-            err.print(f"mtqa: {calibration}: no such calibration file")
-            raise typer.Exit(BAD_INPUT)
+    settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm, calibration=calibration,
+                        min_confidence=min_confidence)  # fmt: skip
     show = err.is_terminal
     try:
         result = run_eval(dataset, settings, only=_selected(only), split=split, limit=limit,
-                          min_confidence=min_confidence, calibrator=calibrator,
                           progress=(lambda done, total: err.print(f"  {done}/{total} documents", end="\r")) if show else None)  # fmt: skip
-    except DatasetError as exc:
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
         err.print(f"mtqa: {exc}")
         raise typer.Exit(BAD_INPUT)
     payload = result.to_json()
@@ -103,6 +95,7 @@ def calibrate_command(
     no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: models/combiner.json."),
     report: Optional[Path] = typer.Option(None, "--report", help="Reliability report JSON."),
+    findings: Optional[Path] = typer.Option(None, "--findings", help="Also write the labelled findings (JSONL)."),
 ) -> None:
     """Fit the finding-confidence calibration on dev splits; print its reliability table."""
     from ..calibration import fit_from_datasets
@@ -115,7 +108,7 @@ def calibrate_command(
     try:
         limits = _parse_limits(limit)
         fitted = fit_from_datasets([d.strip() for d in datasets.split(",") if d.strip()], settings,
-                                   only=_selected(only), limit=limits, output=output,
+                                   only=_selected(only), limit=limits, output=output, findings_out=findings,
                                    echo=lambda msg: Console(stderr=True).print(msg, highlight=False))  # fmt: skip
     except (DatasetError, ValueError) as exc:
         Console(stderr=True).print(f"mtqa: {exc}")

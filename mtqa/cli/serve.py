@@ -18,11 +18,12 @@ def serve(
     model: Optional[str] = typer.Option(None, "--model"),
     grammar: str = typer.Option("auto", "--grammar"),
     no_lm: bool = typer.Option(False, "--no-lm"),
+    calibration: str = typer.Option("default", "--calibration", help="default | off | a calibration file."),
 ) -> None:
     """Serve /v1/check (mtqa JSON) and /v2/check (LanguageTool-compatible)."""
     import uvicorn
 
     from ..service import create_app
 
-    settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm)
+    settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm, calibration=calibration)
     uvicorn.run(create_app(settings), host=host, port=port)

@@ -17,8 +17,9 @@ A config (``benchmarks/*.yaml``)::
     lm_signals: [lm, garble]          # signals that need a model: run with lm_signal_models
     lm_signal_models: first           # first | all
     min_confidence: null              # optional: score only findings at or above this confidence
-    calibration: models/combiner.json # optional: also score the "all" runs with calibrated confidences
-    calibrated_thresholds: [0.5]      #   kept when calibrated confidence >= t (0.5: likelier real than not)
+    calibration: models/combiner.json # optional: also score every run with calibrated confidences
+    calibrated_thresholds: null       #   kept when calibrated confidence >= t; null: the calibration's
+                                      #   own report threshold (what `mtqa check` does by default)
     reuse_lm_cache: false             # true: later runs of a model reuse its sentence scores (CPU budget);
                                       #   their speed is then marked "warm cache" and is not comparable
 """
@@ -119,7 +120,8 @@ def plan_runs(cfg: dict[str, Any]) -> list[RunSpec]:
 
     def spec(label, only, model=None, device="cpu", dtype="auto", use_lm=True) -> RunSpec:
         env = {"MTQA_INT8": "1"} if dtype == "int8" else {}
-        settings = Settings(device=device, model=model, use_lm=use_lm)
+        # raw findings: the calibrated rows are derived from the same run afterwards
+        settings = Settings(device=device, model=model, use_lm=use_lm, calibration="off", min_confidence=0.0)
         return RunSpec(label, settings, only, model, device, dtype, skip_reason(device, dtype) if model else None, env)
 
     if cfg["full"]:
@@ -189,7 +191,7 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
             rows.append(row)
             results.append({**base, "model": run.model, "device": run.device, "dtype": run.dtype,
                             **{k: v for k, v in result.to_json().items() if k != "details"}})  # fmt: skip
-            if cfg.get("calibration") and (run.only is None or len(run.only) > 1):  # combined systems
+            if cfg.get("calibration"):
                 combined.append((len(rows) - 1, row, result))
     calibrated_rows(cfg, combined, rows, results, echo)
     payload = {
@@ -203,7 +205,8 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
 
 
 def calibrated_rows(cfg, combined, rows: list, results: list, echo) -> None:
-    """Score each combined run again with the calibration model (loaded now: it may be fitted meanwhile)."""
+    """Score each run again with the calibration model (loaded now: it may be fitted meanwhile),
+    so the combined system and every signal alone are compared as `mtqa check` reports them."""
     if not combined:
         return
     from ..calibration import Calibrator
@@ -216,7 +219,7 @@ def calibrated_rows(cfg, combined, rows: list, results: list, echo) -> None:
     for index, row, result in reversed(combined):  # insert from the back so earlier indices stay valid
         info = result.info
         new = []
-        for t in cfg.get("calibrated_thresholds") or [0.5]:
+        for t in cfg.get("calibrated_thresholds") or [calibrator.report_threshold]:
             score = rescore(result, calibrator, t)
             label = f"{row['run']} + calibrated >= {t}"
             cal_row = {**row, "run": label, "value": None if info["failed"] else score.summary.get(info["primary_metric"])}

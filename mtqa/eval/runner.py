@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import __version__
-from ..api import check_documents, make_pipeline
+from ..api import check_documents, make_combiner, make_pipeline
 from ..checkers import REGISTRY, load_checker
 from ..config import PROJECT_DIR, Settings, data_dir
 from ..document import Document
@@ -176,7 +176,6 @@ def run_eval(
     limit: int | None = None,
     batch_size: int = 32,
     min_confidence: float | None = None,
-    calibrator: Any = None,
     warmup: bool = True,
     clear_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
@@ -201,6 +200,8 @@ def run_eval(
     signature: dict[str, Any] = {}
     run_s = 0.0
     tokens = 0
+    combiner = make_combiner(settings)
+    calibrator = combiner.calibrator
     if names and texts:
         pipeline = make_pipeline(settings, only=names)
         if warmup:
@@ -220,8 +221,6 @@ def run_eval(
         run_s = time.perf_counter() - t0
         tokens = _forward_tokens() - tokens0
         signature = pipeline.signature
-    if calibrator is not None:  # score a fitted calibration model's confidences, e.g. on the test split
-        per_text = [[replace(f, confidence=calibrator.apply(f)) for f in fs] for fs in per_text]
     found = [per_text[unique[item.text]] for item in items]
     if min_confidence is not None:
         found = [[f for f in fs if f.confidence >= min_confidence] for fs in found]
@@ -233,7 +232,7 @@ def run_eval(
         "dataset_hash": files_hash(files),
         "split": split,
         "limit": limit,
-        "min_confidence": min_confidence,
+        "min_confidence": min_confidence if min_confidence is not None else combiner.min_confidence,
         "primary_metric": spec.primary,
         "primary": score.summary.get(spec.primary),
         "checkers": names,
@@ -251,12 +250,12 @@ def run_eval(
         "git": git_hash(),
         "signature": signature,
         "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
-                     "use_lm": settings.use_lm},  # fmt: skip
+                     "use_lm": settings.use_lm, "calibration": settings.calibration},  # fmt: skip
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     result = EvalResult(spec.name, split, items, found, score, info, failures)
     info["by_check"] = precision_by_check(spec, items, found)
-    if calibrator is not None:
+    if calibrator is not None:  # how well the reported confidences match the gold labels
         from ..calibration import reliability
 
         labelled = result.labelled(spec)

@@ -1,5 +1,5 @@
 """MT garble detectors: decoder repetitions, untranslated words, case damage, fragments,
-first-person framing, pronoun artefacts, word-order and word-form slips, surprisal outliers.
+broken attributions, first-person framing, pronoun artefacts, word-order and word-form slips, surprisal outliers.
 
 ``detect(doc, lm=None, use_gazetteer=True)`` runs them all on one document; the LM-based ones run
 only when ``lm`` (an :class:`LMHelper` around an ``mtqa.lm`` scorer) is given. Word lists live in
@@ -14,6 +14,7 @@ from .gazetteer import name_info
 from .lmslips import LMHelper, find_lm_slips, find_surprisal_outliers
 from .pronoun import build_findings, find_candidates
 from .rules import (
+    find_broken_attributions,
     find_case_damage,
     find_first_person,
     find_fragments,
@@ -34,6 +35,7 @@ def detect_rules(doc: Document, use_gazetteer: bool = True) -> list[Finding]:
     found += find_case_damage(doc)
     found += find_inner_lost_capitals(doc)
     found += find_fragments(doc)
+    found += find_broken_attributions(doc)
     found += find_first_person(doc)
     return found
 

@@ -26,7 +26,7 @@ Rescore = Callable[[Sequence[tuple[str, tuple[int, int], Sequence[str], str]]], 
 class PronounCandidate:
     token: Token
     sentence: int
-    reason: str  # "thing" | "no_antecedent"
+    reason: str  # "thing" | "no_antecedent" | "other_paragraph"
     antecedent: str | None
 
 
@@ -106,8 +106,12 @@ def find_candidates(doc: Document, info: NameInfo) -> list[PronounCandidate]:
                 if index - back >= 0:
                     scopes.append(doc.sentence_tokens(index - back))
             person = False
+            person_in_other_paragraph = False
             thing: str | None = None
             for depth, scope in enumerate(scopes):
+                # A person named only before a paragraph break is a weak antecedent: MT copy starts
+                # new paragraphs with "In her town of ..." where the source had no possessive.
+                crossed = depth > 0 and "\n" in doc.text[doc.sentences[index - depth].end : doc.sentences[index].start]
                 low = [t.text.lower() for t in scope]
                 for i, word in enumerate(low):
                     if mask[scope[i].start] and depth > 0:
@@ -115,7 +119,8 @@ def find_candidates(doc: Document, info: NameInfo) -> list[PronounCandidate]:
                     if word in person_single or scope[i].text in titles or any(
                         tuple(low[i : i + len(m)]) == m for m in person_multi
                     ) or _person_name_like(scope, i, info, thing_single):
-                        person = True
+                        person_in_other_paragraph = person_in_other_paragraph or crossed
+                        person = person or not crossed
                     elif depth <= window and thing is None:
                         hit = word in thing_single or any(tuple(low[i : i + len(m)]) == m for m in thing_multi)
                         kind = info.kind_at(scope[i].start)
@@ -127,7 +132,9 @@ def find_candidates(doc: Document, info: NameInfo) -> list[PronounCandidate]:
                 continue
             if thing is None and index == 0:
                 continue  # no earlier sentence to hold an antecedent: nothing to judge
-            out.append(PronounCandidate(tok, index, "thing" if thing else "no_antecedent", thing))
+            # a person before the break still outranks a nearer thing: only the LM may judge it
+            reason = "other_paragraph" if person_in_other_paragraph else "thing" if thing else "no_antecedent"
+            out.append(PronounCandidate(tok, index, reason, thing))
     return out
 
 
@@ -136,6 +143,10 @@ _OBJECT_FOLLOWERS = frozenset(
     "to and or but that as at in on of for from with by about into if when while because so than the a an "
     "this that these those is was are were be been has have had will would can could".split()
 )
+
+
+_RULE_NAMES = {"thing": "thing antecedent", "no_antecedent": "no person antecedent",
+               "other_paragraph": "person antecedent only in an earlier paragraph"}
 
 
 def _match_case(word: str, like: str) -> str:
@@ -161,7 +172,9 @@ def build_findings(
     found: list[Finding] = []
     for n, c in enumerate(candidates):
         word = c.token.text
-        evidence: dict[str, Any] = {"rule": "thing antecedent" if c.reason == "thing" else "no person antecedent"}
+        if c.reason == "other_paragraph" and deltas is None:
+            continue  # a plausible reading: only the LM can say the possessive is odd
+        evidence: dict[str, Any] = {"rule": _RULE_NAMES[c.reason]}
         if c.antecedent:
             evidence["antecedent"] = c.antecedent
         if deltas is not None:
@@ -183,6 +196,9 @@ def build_findings(
             suggestions = tuple(_match_case(w, word) for w in order)
         if c.reason == "thing":
             message = f'"{word}" refers to no person: the nearest antecedent is "{c.antecedent}" (a thing or group); MT gender artefact'
+        elif c.reason == "other_paragraph":
+            message = (f'Possessive "{word}" reaches back past a paragraph break for its person, and the '
+                       f'sentence reads better without it: MT gender artefact')
         else:
             message = f'Possessive "{word}" has no antecedent in reach: MT gender artefact'
         found.append(

@@ -1,5 +1,5 @@
 """Rule detectors that need no language model: repetitions, untranslated words, case damage,
-fragments and first-person framing."""
+fragments, broken attributions and first-person framing."""
 
 from __future__ import annotations
 
@@ -427,6 +427,47 @@ def find_fragments(doc: Document) -> list[Finding]:
                 + (f' (it starts with the participle "{lead}"; it may belong to the previous sentence)' if participle else ""),
                 check="garble.fragment",
                 evidence={"rule": "no finite verb", "words": len(words), "participle_start": participle},
+            )
+        )
+    return found
+
+
+_CLOSING_QUOTE = "\"”’'»"
+
+
+@lru_cache(maxsize=1)
+def _attribution_pattern() -> re.Pattern[str]:
+    cfg = rules()["attribution"]
+    verbs = "|".join(re.escape(v) for v in cfg["verbs"])
+    subject = rf"(?:[\w'’.-]+\s+){{1,{int(cfg['max_subject_words'])}}}?"
+    name = r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3}"
+    return re.compile(
+        rf"[{_CLOSING_QUOTE}],?\s+(?P<subject>{subject})(?P<verb>{verbs})\s+(?P<name>{name})\s*[.!?]?\s*$"
+    )
+
+
+def find_broken_attributions(doc: Document) -> list[Finding]:
+    """'"...," TASS reported Russia.': an attribution verb that takes no name as object, followed
+    by a name that ends the sentence. MT splits "reported, citing Russia's ministry" this way."""
+    times = frozenset(rules()["attribution"]["time_words"])
+    found: list[Finding] = []
+    for sentence in doc.sentences:
+        body = sentence.of(doc.text)
+        m = _attribution_pattern().search(body)
+        if not m or m.group("name").split()[0] in times:
+            continue
+        start, end = sentence.start + m.start("name"), sentence.start + m.end("name")
+        found.append(
+            Finding(
+                start=start,
+                end=end,
+                category=Category.GARBLE,
+                severity=_severity("attribution"),
+                confidence=_conf("attribution"),
+                message=(f'"{m.group("name")}" dangles after "{m.group("subject").strip()} {m.group("verb")}": '
+                         "a clause split by translation (was it \"citing ...\"?)"),
+                check="garble.attribution",
+                evidence={"rule": "name after attribution verb", "verb": m.group("verb")},
             )
         )
     return found

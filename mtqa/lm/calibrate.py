@@ -8,7 +8,8 @@ clean sentences: one lower-case word replaced by one of its own candidates (a co
 member, an inflection, a word-family member or a spelling neighbour), so the right fix is known,
 plus DEMETR's ``minor_id13_pos_shift`` sentences that differ from their clean sentence in one word
 (real-word POS shifts such as died -> death; the fix is the clean word). All three sets come from
-disjoint DEMETR items.
+disjoint DEMETR items of the evaluation's development split, so `mtqa eval demetr` (test split)
+reports on sentences the thresholds never saw.
 
 Fitted: the noisy-channel costs (nats) of each candidate kind, of one character edit and of a
 changed first letter, chosen on a small grid to maximise recall on the positives at a threshold that flags at
@@ -39,11 +40,15 @@ DEMETR = Path("demetr") / "demetr_items_0001-0600.jsonl.gz"
 
 
 def load_demetr() -> list[dict[str, Any]]:
+    """DEMETR items of the development split (the split `mtqa eval` uses)."""
+    from ..eval.items import hash_split
+
     path = data_dir() / DEMETR
     if not path.exists():
         raise FileNotFoundError(f"{path} not found (set MTQA_DATA_DIR)")
     with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+        items = [json.loads(line) for line in handle]
+    return [it for it in items if hash_split(f"demetr|{it['id']}") == "dev"]
 
 
 def make_synthetic(items: list[dict[str, Any]], checker: Any, rng: random.Random) -> list[dict[str, Any]]:
@@ -94,14 +99,18 @@ def pos_shift_positives(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _best_at(examined: dict, doc_index: int, start: int | None, costs: dict[str, float]):
+def _best_at(examined: dict, doc_index: int, start: int | None, costs: dict[str, float],
+             threshold: float = math.inf):
+    """(best adjusted score, the checker's first suggestion at ``threshold``) over a document's
+    examined words, or only the word at ``start``."""
     best = (-math.inf, None)
     for ex in examined.get(doc_index, ()):
         if start is not None and ex.token.start != start:
             continue
         adjusted, cand, _ = ex.best(costs)
         if adjusted > best[0]:
-            best = (adjusted, cand)
+            fixes = ex.fixes(costs, threshold)
+            best = (adjusted, fixes[0][0] if fixes else cand)
     return best
 
 
@@ -110,6 +119,9 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
 
     rng = random.Random(seed)
     items = load_demetr()
+    if 3 * n > len(items):  # three disjoint sets of n items
+        n = len(items) // 3
+        print(f"only {len(items)} dev items: n lowered to {n}", file=sys.stderr)
     rng.shuffle(items)
     clean_items, synth_items = items[:n], items[n : 2 * n]
     checker = LMChecker(Settings(model=model, device="cpu"))
@@ -146,7 +158,7 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
         warn = max(0.0, float(np.quantile(clean_max, 1 - fp_rate)))
         hits = {"synthetic": 0, "pos_shift": 0}
         for d, s in enumerate(synthetic):
-            adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs)
+            adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs, warn)
             hits[s["source"]] += bool(cand is not None and adjusted >= warn and cand.word == s["fix"])
         recall = sum(hits.values()) / max(1, len(synthetic))
         if best is None or recall > best["recall"]:
@@ -160,7 +172,7 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
     for v in best["clean_max"]:
         xs.append(v), ys.append(0.0)
     for d, s in enumerate(synthetic):
-        adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs)
+        adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs, warn)
         if math.isfinite(adjusted):
             xs.append(adjusted), ys.append(1.0 if cand.word == s["fix"] else 0.0)
     slope, midpoint = _logistic(np.array(xs), np.array(ys))
@@ -174,7 +186,7 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
         "slope": round(slope, 4),
         "midpoint": round(midpoint, 4),
         "dtype": checker.scorer.signature()["dtype"],
-        "fitted_on": (f"demetr mt_sent x{len(clean_docs)} (clean) + {totals['synthetic']} synthetic substitutions "
+        "fitted_on": (f"demetr dev split: mt_sent x{len(clean_docs)} (clean) + {totals['synthetic']} synthetic substitutions "
                       f"+ {totals['pos_shift']} demetr pos_shift, "
                       f"seed {seed}, fp_rate {fp_rate}"),
         "measured": {
@@ -204,7 +216,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, steps: int = 3000) -> tuple[float, f
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--n", type=int, default=120)
+    parser.add_argument("--n", type=int, default=92, help="items per set (three disjoint sets of dev items)")
     parser.add_argument("--fp-rate", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=None)

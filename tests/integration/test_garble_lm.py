@@ -92,3 +92,16 @@ def test_demetr_sample_rules():
         docs = [Document.from_text(it["perturbations"][kind]["pert_sent"]) for it in items if it["perturbations"][kind]["pert_check"]]
         hits = sum(1 for f in checker.check(docs) if f)
         assert hits / len(docs) >= 0.85, kind
+
+
+def test_paragraph_opening_possessive_without_its_person_is_flagged(lm_checker):
+    text = ('"We raised the flag today," the deputy minister said.\n\n'
+            "In her village of Hrakove, one of dozens recaptured this week, reporters found a burnt-out truck.")
+    pron = [f for f in _found(lm_checker, text) if f[0] == "garble.pronoun"]
+    assert [(word, fixes[0]) for _, word, fixes in pron] == [("her", "the")]
+
+
+def test_paragraph_opening_possessive_of_the_story_subject_passes(lm_checker):
+    text = ("Maria Petrenko, 54, fled Kharkiv in March with her two sons.\n\n"
+            "Her house on the edge of the city was destroyed a week later, neighbours said.")
+    assert [f for f in _found(lm_checker, text) if f[0] == "garble.pronoun"] == []

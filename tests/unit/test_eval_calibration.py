@@ -83,3 +83,42 @@ def test_data_hash_depends_on_items_not_order():
     a = data_hash([("ocr", "f1", ["a", "b"]), ("names", "f2", ["c"])])
     assert a == data_hash([("names", "f2", ["c"]), ("ocr", "f1", ["b", "a"])])
     assert a != data_hash([("ocr", "f1", ["a"]), ("names", "f2", ["c"])])
+
+
+def test_combiner_reports_calibrated_confidence_and_keeps_the_raw_one():
+    from mtqa.combiner import Combiner
+
+    findings, labels = synthetic()
+    model = Calibrator.fit(findings, labels, data_hash="abc")
+    gaz = make("gazetteer.place", 0.7, {"distance": 2.0})
+    lm = Finding(20, 25, Category.REALWORD, Severity.ERROR, 0.7, "m", "lm.realword", ("x",), {"surprisal": 10.0})
+    out = Combiner(calibrator=model).combine([gaz, lm])
+    assert [f.check for f in out] == ["gazetteer.place", "lm.realword"]
+    assert out[0].confidence > 0.8 > 0.32 > out[1].confidence
+    assert all(f.evidence["raw_confidence"] == 0.7 for f in out)
+    # applying the model again changes nothing: features come from the raw confidence
+    assert [model.calibrate(f).confidence for f in out] == [f.confidence for f in out]
+    # a report threshold drops what the calibration finds unlikely
+    assert [f.check for f in Combiner(calibrator=model, min_confidence=0.5).combine([gaz, lm])] == ["gazetteer.place"]
+    assert Combiner(calibrator=model).describe() == {"calibration": "abc", "min_confidence": 0.0}
+
+
+def test_pipeline_settings_choose_the_calibration(tmp_path, monkeypatch):
+    from mtqa.api import make_combiner
+    from mtqa.calibration import load_calibration
+    from mtqa.config import Settings
+
+    monkeypatch.setenv("MTQA_MODELS_DIR", str(tmp_path))
+    assert make_combiner(Settings()).calibrator is None  # no model fitted: raw confidences
+    findings, labels = synthetic(100)
+    model = Calibrator.fit(findings, labels, data_hash="h2")
+    model.report_threshold = 0.25
+    model.save()
+    default = make_combiner(Settings())
+    assert default.calibrator.data_hash == "h2" and default.min_confidence == 0.0  # report everything
+    assert make_combiner(Settings(min_confidence=None)).min_confidence == 0.25  # the calibration's threshold
+    assert make_combiner(Settings(calibration="off")).calibrator is None
+    assert load_calibration(str(tmp_path / "combiner.json")).data_hash == "h2"
+    with pytest.raises(FileNotFoundError):
+        load_calibration(str(tmp_path / "missing.json"))
+

@@ -16,6 +16,7 @@ from mtqa.garble import gazetteer as garble_gazetteer
 from mtqa.garble.lexicon import is_headline, quote_mask
 from mtqa.garble.lmslips import pos_variants
 from mtqa.garble.rules import (
+    find_broken_attributions,
     find_case_damage,
     find_first_person,
     find_fragments,
@@ -214,6 +215,37 @@ def test_first_person_in_quotes_passes(text):
     assert find_first_person(Document.from_text(text)) == []
 
 
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ('"We will hold the line," Interfax said Ukraine.', "Ukraine"),
+        ("“The bridge is closed,” the agency reported Moldova. Citing the police.", "Moldova"),
+        ('"Supplies are short", the governor wrote Kherson Oblast.', "Kherson Oblast"),
+    ],
+)
+def test_broken_attribution_flags(text, name):
+    found = find_broken_attributions(Document.from_text(text))
+    assert _flagged(found, text, "garble.attribution") == [name]
+    assert found[0].category is Category.GARBLE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"We will hold the line," he said Monday.',
+        '"We will hold the line," said Zelensky.',
+        '"We will hold the line," he told Reuters.',
+        '"We will hold the line," the agency reported, citing the ministry.',
+        "“No,” Peskov said on Sunday.",
+        '"It is over," TASS quoted Shoigu.',
+        "The agency reported Russia's losses on Friday.",
+        "Officials said Ukraine would respond.",
+    ],
+)
+def test_broken_attribution_passes(text):
+    assert find_broken_attributions(Document.from_text(text)) == []
+
+
 # ---------------------------------------------------------------- pronoun artefacts (rule only)
 
 
@@ -340,6 +372,28 @@ def test_possessive_without_antecedent_needs_lm_support():
     assert [text[f.start : f.end] for f in found] == ["Her"] and found[0].suggestions[0] == "The"
     weak = FakeLM(prefer={"The": 1.0})
     assert "garble.pronoun" not in _checks(detect(Document.from_text(text), weak))
+
+
+PARAGRAPH_BREAK = (
+    '"We raised the flag today," the deputy minister said.\n\n'
+    "In her village of Hrakove, one of dozens recaptured this week, reporters found a burnt-out truck."
+)
+
+
+def test_possessive_whose_person_is_in_an_earlier_paragraph_needs_the_lm():
+    """The person sits across a paragraph break: a plausible reading, so only a clear LM gain flags it."""
+    assert "garble.pronoun" not in _checks(detect(Document.from_text(PARAGRAPH_BREAK)))
+    strong = FakeLM(prefer={"the": 4.0})
+    found = [f for f in detect(Document.from_text(PARAGRAPH_BREAK), strong) if f.check == "garble.pronoun"]
+    assert [PARAGRAPH_BREAK[f.start : f.end] for f in found] == ["her"] and found[0].suggestions == ("the",)
+    assert found[0].evidence["rule"] == "person antecedent only in an earlier paragraph"
+    weak = FakeLM(prefer={"the": 2.0})  # enough for a thing antecedent, not for a distant person
+    assert "garble.pronoun" not in _checks(detect(Document.from_text(PARAGRAPH_BREAK), weak))
+
+
+def test_possessive_with_person_in_the_same_paragraph_is_not_a_candidate():
+    text = PARAGRAPH_BREAK.replace("\n\n", " ")
+    assert "garble.pronoun" not in _checks(detect(Document.from_text(text), FakeLM(prefer={"the": 9.0})))
 
 
 def test_surprisal_outlier():

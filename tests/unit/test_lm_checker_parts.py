@@ -147,3 +147,27 @@ def test_checker_findings_are_well_formed(tiny_checker):
         assert not word[0].isupper()  # no sentence starts, no names in a normal sentence
     tiny_checker._thresholds = _thresholds(1e9)
     assert tiny_checker.check([doc]) == [[]]
+
+
+def test_fixes_put_the_closest_plausible_edit_first():
+    """Among candidates that clear the threshold, the fewest character edits come first; candidates
+    below it are not offered at all (the model alone prefers any fluent rewrite)."""
+    from mtqa.checkers.lm import Examined
+    from mtqa.text import Token
+
+    costs = _thresholds(0.0)["costs"]
+    cands = [Candidate("sold", "inflection", 3), Candidate("sells", "inflection", 1),
+             Candidate("cells", "spelling", 1, first_letter_changed=True)]
+    ex = Examined(0, 0, Token(0, 6, "selles", 0), 12.0, 3.0, cands, [9.0, 6.0, 2.0])
+    assert ex.best(costs)[1].word == "sold"
+    assert [c.word for c, _, _ in ex.fixes(costs, 4.0)] == ["sells", "sold"]
+    assert [c.word for c, _, _ in ex.fixes(costs, 6.0)] == ["sold"]
+
+
+def test_headline_words_are_all_examined(tiny_checker):
+    """A short title-case line has every dictionary word rescored, whatever its suspicion."""
+    text = "Ministers Approve New Budget As Prices Rise Again"
+    tiny_checker._thresholds = {**_thresholds(-1e9), "min_suspicion": 1e9}
+    examined = tiny_checker.examine([Document.from_text(text)])
+    assert {e.token.text for e in examined} >= {"Approve", "Budget", "Prices", "Rise", "Again"}
+    assert tiny_checker.examine([Document.from_text(text.lower() + ".")]) == []
