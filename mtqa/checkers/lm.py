@@ -227,12 +227,12 @@ class Examined:
                 best = (adjusted, cand, delta)
         return best
 
-    def fixes(self, costs: dict[str, float], threshold: float) -> list[tuple[Candidate, float, float]]:
-        """(candidate, adjusted, raw Δ) of every candidate that clears ``threshold`` on its own,
-        closest edit first: among fixes the model finds plausible, the one needing the fewest
-        character edits is the likeliest slip (the model alone prefers any fluent rewrite)."""
+    def fixes(self, costs: dict[str, float]) -> list[tuple[Candidate, float, float]]:
+        """(candidate, adjusted, raw Δ) of every candidate the model prefers to the text even after
+        its edit cost, closest edit first, then those that keep the first letter: the model alone
+        prefers any fluent rewrite ("Council Bosses Vote"), but the likeliest slip is the smallest."""
         scored = [(c, d - edit_cost(c, costs), d) for c, d in zip(self.candidates, self.deltas)]
-        return sorted((f for f in scored if f[1] >= threshold), key=lambda f: (f[0].edits, -f[1]))
+        return sorted((f for f in scored if f[1] > 0), key=lambda f: (f[0].edits, f[0].first_letter_changed, -f[1]))
 
 
 class LMChecker:
@@ -362,10 +362,11 @@ class LMChecker:
         th = self.thresholds
         costs = th["costs"]
         for ex in self.examine(docs):
-            adjusted, _, _ = ex.best(costs)
-            if adjusted < float(th["warn"]):
+            adjusted, best, delta = ex.best(costs)
+            if best is None or adjusted < float(th["warn"]):
                 continue
-            fixes = ex.fixes(costs, float(th["warn"]))
+            # (a threshold at or below 0 may flag a word no candidate improves: offer the best)
+            fixes = ex.fixes(costs)[: int(self.config["max_suggestions"])] or [(best, adjusted, delta)]
             first, first_adjusted, first_delta = fixes[0]
             severity = Severity.ERROR if adjusted >= float(th["error"]) else Severity.WARNING
             confidence = 1.0 / (1.0 + math.exp(-float(th["slope"]) * (adjusted - float(th["midpoint"]))))

@@ -99,17 +99,16 @@ def pos_shift_positives(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _best_at(examined: dict, doc_index: int, start: int | None, costs: dict[str, float],
-             threshold: float = math.inf):
-    """(best adjusted score, the checker's first suggestion at ``threshold``) over a document's
-    examined words, or only the word at ``start``."""
+def _best_at(examined: dict, doc_index: int, start: int | None, costs: dict[str, float]):
+    """(best adjusted score, the checker's first suggestion) over a document's examined words, or
+    only the word at ``start``."""
     best = (-math.inf, None)
     for ex in examined.get(doc_index, ()):
         if start is not None and ex.token.start != start:
             continue
         adjusted, cand, _ = ex.best(costs)
         if adjusted > best[0]:
-            fixes = ex.fixes(costs, threshold)
+            fixes = ex.fixes(costs)
             best = (adjusted, fixes[0][0] if fixes else cand)
     return best
 
@@ -158,7 +157,7 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
         warn = max(0.0, float(np.quantile(clean_max, 1 - fp_rate)))
         hits = {"synthetic": 0, "pos_shift": 0}
         for d, s in enumerate(synthetic):
-            adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs, warn)
+            adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs)
             hits[s["source"]] += bool(cand is not None and adjusted >= warn and cand.word == s["fix"])
         recall = sum(hits.values()) / max(1, len(synthetic))
         if best is None or recall > best["recall"]:
@@ -172,7 +171,7 @@ def fit(model: str, n: int, fp_rate: float, seed: int) -> dict[str, Any]:
     for v in best["clean_max"]:
         xs.append(v), ys.append(0.0)
     for d, s in enumerate(synthetic):
-        adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs, warn)
+        adjusted, cand = _best_at(by_doc_synth, d, s["start"], costs)
         if math.isfinite(adjusted):
             xs.append(adjusted), ys.append(1.0 if cand.word == s["fix"] else 0.0)
     slope, midpoint = _logistic(np.array(xs), np.array(ys))

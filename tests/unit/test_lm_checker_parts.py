@@ -150,18 +150,17 @@ def test_checker_findings_are_well_formed(tiny_checker):
 
 
 def test_fixes_put_the_closest_plausible_edit_first():
-    """Among candidates that clear the threshold, the fewest character edits come first; candidates
-    below it are not offered at all (the model alone prefers any fluent rewrite)."""
+    """Among candidates the model prefers after their edit cost, the fewest character edits come
+    first, then those that keep the first letter; the others are not offered."""
     from mtqa.checkers.lm import Examined
     from mtqa.text import Token
 
     costs = _thresholds(0.0)["costs"]
     cands = [Candidate("sold", "inflection", 3), Candidate("sells", "inflection", 1),
-             Candidate("cells", "spelling", 1, first_letter_changed=True)]
-    ex = Examined(0, 0, Token(0, 6, "selles", 0), 12.0, 3.0, cands, [9.0, 6.0, 2.0])
+             Candidate("cells", "spelling", 1, first_letter_changed=True), Candidate("seller", "inflection", 2)]
+    ex = Examined(0, 0, Token(0, 6, "selles", 0), 12.0, 3.0, cands, [9.0, 6.0, 8.0, 0.5])
     assert ex.best(costs)[1].word == "sold"
-    assert [c.word for c, _, _ in ex.fixes(costs, 4.0)] == ["sells", "sold"]
-    assert [c.word for c, _, _ in ex.fixes(costs, 6.0)] == ["sold"]
+    assert [c.word for c, _, _ in ex.fixes(costs)] == ["sells", "cells", "sold"]  # seller: 0.5 - 1.0 < 0
 
 
 def test_headline_words_are_all_examined(tiny_checker):
