@@ -22,9 +22,11 @@ def make_combiner(settings: Settings) -> Combiner:
                     calibrator=calibrator, min_confidence=min_confidence)  # fmt: skip
 
 
-def make_pipeline(settings: Settings | None = None, only: list[str] | None = None) -> Pipeline:
+def make_pipeline(
+    settings: Settings | None = None, only: list[str] | None = None, combiner: Combiner | None = None
+) -> Pipeline:
     settings = settings or Settings()
-    return Pipeline(build_checkers(settings, only), make_combiner(settings))
+    return Pipeline(build_checkers(settings, only), combiner or make_combiner(settings))
 
 
 def check_documents(

@@ -163,7 +163,7 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
     out_dir = Path(output_dir) if output_dir else PROJECT_DIR / "benchmarks" / "results"
     rows, results = [], []
     scored: set[tuple[str, str]] = set()  # (model, dataset) pairs whose sentences the LM has scored
-    combined: list[tuple[int, dict[str, Any], Any]] = []  # (row index, row, result) of multi-checker runs
+    to_calibrate: list[tuple[int, dict[str, Any], Any]] = []  # (row index, row, result) of every run
     for run in plan_runs(cfg):
         for entry in cfg["datasets"]:
             base = {"run": run.label, "dataset": entry["name"]}
@@ -192,8 +192,8 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
             results.append({**base, "model": run.model, "device": run.device, "dtype": run.dtype,
                             **{k: v for k, v in result.to_json().items() if k != "details"}})  # fmt: skip
             if cfg.get("calibration"):
-                combined.append((len(rows) - 1, row, result))
-    calibrated_rows(cfg, combined, rows, results, echo)
+                to_calibrate.append((len(rows) - 1, row, result))
+    calibrated_rows(cfg, to_calibrate, rows, results, echo)
     payload = {
         "benchmark": cfg["name"], "config": cfg, "git": git_hash(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows, "runs": results,
@@ -204,10 +204,10 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
     return {"rows": rows, "json": json_path, "png": png_path, "payload": payload}
 
 
-def calibrated_rows(cfg, combined, rows: list, results: list, echo) -> None:
+def calibrated_rows(cfg, runs, rows: list, results: list, echo) -> None:
     """Score each run again with the calibration model (loaded now: it may be fitted meanwhile),
     so the combined system and every signal alone are compared as `mtqa check` reports them."""
-    if not combined:
+    if not runs:
         return
     from ..calibration import Calibrator
 
@@ -216,7 +216,7 @@ def calibrated_rows(cfg, combined, rows: list, results: list, echo) -> None:
     if calibrator is None:
         echo(f"bench: no calibration model at {cfg['calibration']}: calibrated rows skipped")
         return
-    for index, row, result in reversed(combined):  # insert from the back so earlier indices stay valid
+    for index, row, result in reversed(runs):  # insert from the back so earlier indices stay valid
         info = result.info
         new = []
         for t in cfg.get("calibrated_thresholds") or [calibrator.report_threshold]:

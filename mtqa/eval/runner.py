@@ -203,7 +203,7 @@ def run_eval(
     combiner = make_combiner(settings)
     calibrator = combiner.calibrator
     if names and texts:
-        pipeline = make_pipeline(settings, only=names)
+        pipeline = make_pipeline(settings, only=names, combiner=combiner)
         if warmup:
             check_documents([Document.from_text(WARMUP_TEXT, id="warmup")], pipeline)
         if clear_cache:

@@ -34,6 +34,12 @@ def _conf(name: str) -> float:
     return float(thresholds()["confidence"][name])
 
 
+def _garble(*, start: int, end: int, kind: str, confidence: float, message: str, check: str,
+            suggestions: tuple[str, ...] = (), evidence: dict | None = None) -> Finding:
+    """A garble finding whose severity comes from the thresholds file, by kind of damage."""
+    return Finding(start, end, Category.GARBLE, _severity(kind), confidence, message, check, suggestions, evidence or {})
+
+
 def _quotes(doc: Document) -> bytearray:
     return doc.annotation("garble.quote_mask", lambda d: quote_mask(d.text))
 
@@ -92,11 +98,10 @@ def find_repetitions(doc: Document) -> list[Finding]:
                 named = n == 1 and copies == 2 and phrase[:1].isupper()
                 kind = "word" if n == 1 else "phrase"
                 found.append(
-                    Finding(
+                    _garble(
                         start=first[0],
                         end=end,
-                        category=Category.GARBLE,
-                        severity=_severity("repetition"),
+                        kind="repetition",
                         confidence=_conf("repetition_name" if named else "repetition"),
                         message=f'Repeated {kind} "{phrase}" ({copies} times in a row): a decoder repetition',
                         check="garble.repetition",
@@ -170,11 +175,10 @@ def find_untranslated(doc: Document, known_name: NameLookup | None = None) -> li
         quoted = bool(_quotes(doc)[start])
         conf = _conf("untranslated_quoted" if quoted else "untranslated_script")
         found.append(
-            Finding(
+            _garble(
                 start=start,
                 end=end,
-                category=Category.GARBLE,
-                severity=_severity("untranslated"),
+                kind="untranslated",
                 confidence=conf,
                 message=f'Untranslated {script.title()}-script text "{chunk}" in English copy',
                 check="garble.untranslated",
@@ -222,11 +226,10 @@ def _latin_foreign_words(doc: Document, known_name: NameLookup | None, th: dict)
         if _known_english(low):
             continue
         found.append(
-            Finding(
+            _garble(
                 start=tok.start,
                 end=tok.end,
-                category=Category.GARBLE,
-                severity=_severity("untranslated"),
+                kind="untranslated",
                 confidence=_conf("untranslated_latin"),
                 message=f'"{word}" looks like an untranslated {best_lang} word',
                 check="garble.untranslated",
@@ -311,11 +314,10 @@ def find_case_damage(doc: Document) -> list[Finding]:
         if all_lower and len(words) >= min_words:
             suggestion = first.text[0].upper() + text[first.start + 1 : sentence.end]
             found.append(
-                Finding(
+                _garble(
                     start=sentence.start,
                     end=sentence.end,
-                    category=Category.GARBLE,
-                    severity=_severity("case"),
+                    kind="case",
                     confidence=_conf("case_full_lower"),
                     message="The whole sentence is lowercase (lost capitals for the sentence start and any names)",
                     check="garble.case",
@@ -325,11 +327,10 @@ def find_case_damage(doc: Document) -> list[Finding]:
             )
         else:
             found.append(
-                Finding(
+                _garble(
                     start=first.start,
                     end=first.end,
-                    category=Category.GARBLE,
-                    severity=_severity("case"),
+                    kind="case",
                     confidence=_conf("case_lowercase_start"),
                     message=f'Sentence starts lowercase ("{first.text}") after a full stop: a lost capital or a broken sentence',
                     check="garble.lowercase_start",
@@ -364,11 +365,10 @@ def find_inner_lost_capitals(doc: Document) -> list[Finding]:
                 continue
             start, end = m.start(3), m.end(3)
             found.append(
-                Finding(
+                _garble(
                     start=start,
                     end=end,
-                    category=Category.GARBLE,
-                    severity=_severity("case"),
+                    kind="case",
                     confidence=_conf("case_lowercase_start"),
                     message=f'Lowercase "{word}" after a full stop: a lost capital or a broken sentence',
                     check="garble.lowercase_start",
@@ -417,11 +417,10 @@ def find_fragments(doc: Document) -> list[Finding]:
         participle = lead.lower().endswith("ing") and word_class(lead).can_be_verb
         conf = _conf("fragment_participle" if participle else "fragment")
         found.append(
-            Finding(
+            _garble(
                 start=sentence.start,
                 end=sentence.end,
-                category=Category.GARBLE,
-                severity=_severity("fragment"),
+                kind="fragment",
                 confidence=conf,
                 message="Sentence fragment: no main verb"
                 + (f' (it starts with the participle "{lead}"; it may belong to the previous sentence)' if participle else ""),
@@ -458,11 +457,10 @@ def find_broken_attributions(doc: Document) -> list[Finding]:
             continue
         start, end = sentence.start + m.start("name"), sentence.start + m.end("name")
         found.append(
-            Finding(
+            _garble(
                 start=start,
                 end=end,
-                category=Category.GARBLE,
-                severity=_severity("attribution"),
+                kind="attribution",
                 confidence=_conf("attribution"),
                 message=(f'"{m.group("name")}" dangles after "{m.group("subject").strip()} {m.group("verb")}": '
                          "a clause split by translation (was it \"citing ...\"?)"),
@@ -499,11 +497,10 @@ def find_first_person(doc: Document) -> list[Finding]:
         if hit is None:
             continue
         found.append(
-            Finding(
+            _garble(
                 start=hit[0],
                 end=hit[1],
-                category=Category.GARBLE,
-                severity=_severity("first_person"),
+                kind="first_person",
                 confidence=_conf("first_person"),
                 message="First-person framing outside quotation marks: a stray clause from the source or translator",
                 check="garble.first_person",

@@ -32,6 +32,14 @@ def _exact(patterns: Iterable[str]) -> list[str]:
     return sorted(p for p in patterns if not any(c in p for c in "*?["))
 
 
+
+def _switch(names: Iterable[str], into: list[str], out_of: list[str]) -> tuple[list[str], list[str]]:
+    """Move each name into ``into`` and out of ``out_of`` (the last word wins)."""
+    for name in map(str, names):
+        out_of = [x for x in out_of if x != name]
+        into.append(name)
+    return into, out_of
+
 @dataclass(frozen=True)
 class Profile:
     raw: Mapping[str, Any]
@@ -109,20 +117,10 @@ class Profile:
         disable_categories: Iterable[str] = (),
     ) -> "Profile":
         """Enable or disable by LanguageTool rule id / category id; the last word wins."""
-        en_r, dis_r = list(self.enabled_rules), list(self.disabled_rules)
-        en_c, dis_c = list(self.enabled_categories), list(self.disabled_categories)
-        for rule in map(str, enable_rules):
-            dis_r = [r for r in dis_r if r != rule]
-            en_r.append(rule)
-        for rule in map(str, disable_rules):
-            en_r = [r for r in en_r if r != rule]
-            dis_r.append(rule)
-        for cat in map(str, enable_categories):
-            dis_c = [c for c in dis_c if c != cat]
-            en_c.append(cat)
-        for cat in map(str, disable_categories):
-            en_c = [c for c in en_c if c != cat]
-            dis_c.append(cat)
+        en_r, dis_r = _switch(enable_rules, list(self.enabled_rules), list(self.disabled_rules))
+        dis_r, en_r = _switch(disable_rules, dis_r, en_r)
+        en_c, dis_c = _switch(enable_categories, list(self.enabled_categories), list(self.disabled_categories))
+        dis_c, en_c = _switch(disable_categories, dis_c, en_c)
         return replace(
             self,
             enabled_rules=tuple(dict.fromkeys(en_r)),
