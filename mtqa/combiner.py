@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .calibration import DOCUMENT_KEY, document_context
 from .findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ class Combiner:
             else:
                 groups.append([finding])
         merged = [self._merge(group) for group in groups]
+        context = document_context(findings, text)
+        if context:  # the calibration reads it; a reader sees why a finding was trusted less
+            merged = [replace(f, evidence={**f.evidence, DOCUMENT_KEY: context}) for f in merged]
         if self.calibrator is not None:
             merged = [self.calibrator.calibrate(f) for f in merged]
         return [f for f in merged if f.confidence >= self.min_confidence]

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from ..calibration import DEFAULT_DATASETS
 from ..config import Settings
 from . import app
 from .exit_codes import BAD_INPUT, INTERNAL_ERROR
@@ -85,7 +86,7 @@ def eval_command(
 
 @app.command("calibrate")
 def calibrate_command(
-    datasets: str = typer.Option("ocr,names,demetr,mt_mqm,mt_qe_wordtags", "--datasets", help="Comma-separated."),
+    datasets: str = typer.Option(",".join(DEFAULT_DATASETS), "--datasets", help="Comma-separated (demetr may be added; see README)."),
     limit: Optional[str] = typer.Option(
         None, "--limit", help="At most N dev records per dataset: N, or per dataset as names=200,ocr=10."
     ),

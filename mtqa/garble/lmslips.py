@@ -1,9 +1,10 @@
-"""LM-based garble: swapped adjacent words, wrong part of speech, and sentences far more surprising
-than the rest of their document.
+"""LM-based garble: swapped adjacent words, wrong part of speech, wrong or missing function words,
+tense breaks, and sentences far more surprising than the rest of their document.
 
-CPU cost is bounded: per sentence only the ``max_positions`` most surprising word pairs are tried
-as swaps and the ``max_positions`` most surprising words get part-of-speech variants; all rewrites
-of a document go to the scorer in one batch.
+CPU cost is bounded: per sentence only the most surprising positions are tried (``max_positions``
+word pairs as swaps, words for part-of-speech variants and function-word exchanges,
+``insert_positions`` gaps for a dropped function word, ``tense_positions`` verbs in the other
+tense); each rewrite is one request whose candidates share the sentence prefix in the scorer.
 """
 
 from __future__ import annotations
@@ -123,9 +124,51 @@ def _zipf(word: str) -> float:
     return wordfreq.zipf_frequency(word, "en")
 
 
+def _same_case(form: str, like: str) -> str:
+    return form[0].upper() + form[1:] if like[:1].isupper() else form
+
+
+@lru_cache(maxsize=16384)
+def tense_variants(word: str) -> tuple[str, ...]:
+    """The word in the other tense: past forms for a present verb, present forms for a past one
+    ("were" -> "are", "reveals" -> "revealed"); modals from the data file ("can" -> "could")."""
+    import lemminflect
+
+    low = word.lower()
+    modal = rules()["lm_slips"]["modal_tense"].get(low)
+    if modal:
+        return (_same_case(modal, word),)
+    found: dict[str, None] = {}
+    lemmas = lemminflect.getAllLemmas(low)
+    for upos in ("AUX", "VERB"):
+        for lemma in lemmas.get(upos, ()):
+            past = set(lemminflect.getInflection(lemma, "VBD"))
+            present = set(lemminflect.getInflection(lemma, "VBZ")) | set(lemminflect.getInflection(lemma, "VBP"))
+            if low in past and low not in present:
+                found.update(dict.fromkeys(sorted(present)))
+            elif low in present and low not in past:
+                found.update(dict.fromkeys(sorted(past)))
+    found.pop(low, None)
+    return tuple(_same_case(f, word) for f in found if f.isalpha())
+
+
+def _future_variants(verb: str) -> tuple[str, ...]:
+    """"will reveal" -> "revealed", "reveals", "reveal" (the verb after "will" in base form)."""
+    import lemminflect
+
+    low = verb.lower()
+    lemmas = lemminflect.getAllLemmas(low)
+    if low not in lemmas.get("VERB", ()) + lemmas.get("AUX", ()):
+        return ()  # not a base-form verb: "will" is a noun or the verb is elsewhere
+    found: dict[str, None] = {}
+    for tag in ("VBD", "VBZ", "VBP"):
+        found.update(dict.fromkeys(lemminflect.getInflection(low, tag)))
+    return tuple(f for f in found if f.isalpha())
+
+
 @dataclass
 class _Rewrite:
-    kind: str  # "swap" | "pos"
+    kind: str  # "swap" | "pos" | "function" | "insert" | "tense"
     sentence: int
     start: int  # document offsets of the rewritten span
     end: int
@@ -196,7 +239,71 @@ def plan_rewrites(doc: Document, scored: list[Any]) -> list[_Rewrite]:
             variants = list(pos_variants(t.text))
             if variants:
                 plans.append(_Rewrite("pos", index, t.start, t.end, t.text, variants, score))
+        plans += _function_word_rewrites(index, toks, ws)
+        plans += _tense_rewrites(index, toks, ws, text)
     return plans
+
+
+@lru_cache(maxsize=1)
+def _function_word_class() -> dict[str, tuple[str, ...]]:
+    """Each exchangeable function word -> the members of its class."""
+    classes = rules()["lm_slips"]["function_word_classes"].values()
+    return {word.lower(): tuple(members) for members in classes for word in members}
+
+
+def _function_word_rewrites(index: int, toks: list[Token], ws: list[float]) -> list[_Rewrite]:
+    """A function word exchanged for another of its class, and one dropped before a word.
+
+    The word after a wrong or missing function word is what surprises the model, so positions are
+    ranked by the surprisal of the word and the one after it."""
+    cfg = rules()["lm_slips"]
+    member_of = _function_word_class()
+    plans = []
+    exchangeable = []
+    for j, t in enumerate(toks):
+        if t.text.lower() in member_of and (t.text.islower() or j == 0):
+            exchangeable.append((ws[j] + (ws[j + 1] if j + 1 < len(toks) else 0.0), j))
+    for score, j in sorted(exchangeable, reverse=True)[: int(cfg["max_positions"])]:
+        t = toks[j]
+        others = [_same_case(w, t.text) for w in member_of[t.text.lower()] if w != t.text.lower()]
+        plans.append(_Rewrite("function", index, t.start, t.end, t.text, others, score))
+    gaps = [(ws[j], j) for j in range(1, len(toks)) if toks[j].text[:1].isalnum()]
+    for score, j in sorted(gaps, reverse=True)[: int(cfg["insert_positions"])]:
+        t = toks[j]
+        before = toks[j - 1].text.lower()
+        candidates = [f"{w} {t.text}" for w in cfg["insertable"] if w != before]
+        plans.append(_Rewrite("insert", index, t.start, t.end, t.text, candidates, score))
+    return plans
+
+
+def _tense_rewrites(index: int, toks: list[Token], ws: list[float], text: str) -> list[_Rewrite]:
+    """The most surprising finite verbs in the other tense; "will V" as past and present."""
+    verbs = []
+    for j, t in enumerate(toks):
+        if not _rewritable(t, j == 0):
+            continue
+        low = t.text.lower()
+        nxt = toks[j + 1] if j + 1 < len(toks) else None
+        if low == "will" and nxt is not None and text[t.end : nxt.start] == " " and nxt.text.isalpha():
+            variants = [_same_case(v, t.text) for v in _future_variants(nxt.text)]
+            span_end, original = nxt.end, text[t.start : nxt.end]
+        else:
+            variants, span_end, original = list(tense_variants(t.text)), t.end, t.text
+        if variants:
+            score = ws[j] + (ws[j + 1] if j + 1 < len(toks) else 0.0)
+            verbs.append((score, j, _Rewrite("tense", index, t.start, span_end, original, variants, score)))
+    verbs.sort(key=lambda v: (-v[0], v[1]))
+    return [plan for _, _, plan in verbs[: int(rules()["lm_slips"]["tense_positions"])]]
+
+
+# kind -> check id, category, threshold key, message
+_KINDS = {
+    "swap": ("garble.word_order", Category.GARBLE, "swap_min_delta", 'Words look swapped: "{original}" reads better as "{suggestion}"'),
+    "pos": ("garble.word_form", Category.REALWORD, "pos_min_delta", 'Wrong word form: "{original}" reads better as "{suggestion}"'),
+    "function": ("garble.function_word", Category.REALWORD, "function_min_delta", 'Wrong function word: "{original}" reads better as "{suggestion}"'),
+    "insert": ("garble.missing_word", Category.GARBLE, "insert_min_delta", 'A word looks missing: "{original}" reads better as "{suggestion}"'),
+    "tense": ("garble.tense", Category.REALWORD, "tense_min_delta", 'Tense looks wrong: "{original}" reads better as "{suggestion}"'),
+}
 
 
 def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
@@ -223,17 +330,13 @@ def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
             continue
         best_i = max(range(len(d)), key=lambda i: d[i])
         best = float(d[best_i])
-        need = float(th["swap_min_delta"] if p.kind == "swap" else th["pos_min_delta"])
+        check, category, threshold_key, template = _KINDS[p.kind]
+        need = float(th[threshold_key])
         if best < need:
             continue
         conf = min(float(th["max_confidence"]), float(th["base_confidence"]) + float(th["confidence_per_nat"]) * (best - need))
         suggestion = p.candidates[best_i]
-        if p.kind == "swap":
-            message = f'Words look swapped: "{p.original}" reads better as "{suggestion}"'
-            check, category = "garble.word_order", Category.GARBLE
-        else:
-            message = f'Wrong word form: "{p.original}" reads better as "{suggestion}"'
-            check, category = "garble.word_form", Category.REALWORD
+        message = template.format(original=p.original, suggestion=suggestion)
         finding = Finding(
             start=p.start,
             end=p.end,

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from mtqa.calibration import Calibrator, data_hash, finding_features, reliability
+from mtqa.combiner import Combiner
 from mtqa.findings import Category, Finding, Severity
 
 
@@ -122,3 +123,35 @@ def test_pipeline_settings_choose_the_calibration(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
         load_calibration(str(tmp_path / "missing.json"))
 
+
+
+def test_combiner_records_how_damaged_the_document_is():
+    text = "Tbe MIlitary said the word forrn was fine in this old text here."
+    ocr = [Finding(0, 3, Category.OCR, Severity.WARNING, 0.7, "m", "ocr.glyph_confusion"),
+           Finding(4, 12, Category.OCR, Severity.WARNING, 0.7, "m", "ocr.mixed_case")]  # fmt: skip
+    slip = Finding(27, 32, Category.REALWORD, Severity.WARNING, 0.6, "m", "garble.word_form")
+    out = Combiner().combine([*ocr, slip], text)
+    context = out[-1].evidence["document"]
+    assert context == {"ocr_damage_per_100_words": pytest.approx(100 * 2 / 13, abs=1e-3)}
+    feats = finding_features(out[-1])
+    assert feats["doc:ocr_damage"] > 0 and feats["doc:ocr_damage*family=garble"] == feats["doc:ocr_damage"]
+    # clean copy: no context in the evidence, and the feature reads zero
+    alone = Combiner().combine([slip], text)[0]
+    assert "document" not in alone.evidence and finding_features(alone)["doc:ocr_damage"] == 0.0
+
+
+def test_fit_learns_that_a_signal_fails_on_damaged_documents():
+    """The same garble finding is right on clean copy and wrong in OCR-damaged text."""
+    rng = random.Random(3)
+    findings, labels = [], []
+    for i in range(300):
+        damaged = i % 2 == 0
+        evidence = {"delta_logprob": rng.uniform(5, 9)}
+        if damaged:
+            evidence["document"] = {"ocr_damage_per_100_words": rng.uniform(5, 20)}
+        findings.append(make("garble.word_form", 0.6, evidence, Category.REALWORD))
+        labels.append(rng.random() < (0.15 if damaged else 0.85))
+    model = Calibrator.fit(findings, labels)
+    clean = model.apply(make("garble.word_form", 0.6, {"delta_logprob": 7.0}, Category.REALWORD))
+    damaged = model.apply(make("garble.word_form", 0.6, {"delta_logprob": 7.0, "document": {"ocr_damage_per_100_words": 10.0}}, Category.REALWORD))
+    assert clean > 0.7 and damaged < 0.3

@@ -14,7 +14,7 @@ from mtqa.findings import Category
 from mtqa.garble import detect, detect_rules
 from mtqa.garble import gazetteer as garble_gazetteer
 from mtqa.garble.lexicon import is_headline, quote_mask
-from mtqa.garble.lmslips import pos_variants
+from mtqa.garble.lmslips import pos_variants, tense_variants
 from mtqa.garble.rules import (
     find_broken_attributions,
     find_case_damage,
@@ -339,6 +339,53 @@ def test_pos_shift_flagged_with_variant():
     forms = [f for f in found if f.check == "garble.word_form"]
     assert [text[f.start : f.end] for f in forms] == ["president"]
     assert forms[0].category is Category.REALWORD and forms[0].suggestions == ("presidential",)
+
+
+@pytest.mark.parametrize(
+    "text, prefer, bits, check, span, suggestion",
+    [
+        # a function word exchanged for another of its class
+        ("Melamine was found via urine samples today.", {"in": 12.0}, {"via": 12.0}, "garble.function_word", "via", "in"),
+        ("He could not relieve pain with an medication.", {"a": 8.0}, {"an": 11.0}, "garble.function_word", "an", "a"),
+        # a dropped function word, flagged on the word after the gap
+        ("The army will withdraw from city by the end of the month.", {"the city": 9.0}, {"city": 14.0}, "garble.missing_word", "city", "the city"),
+        # a tense break: the auxiliary and a "will" future
+        ("Cyanuric acid and melamine are both found in samples of pets who died.", {"were": 9.0}, {"are": 12.0}, "garble.tense", "are", "were"),
+        ("Yesterday the spokesman will say that the talks failed.", {"said": 9.0}, {"will": 9.0, "say": 9.0}, "garble.tense", "will say", "said"),
+    ],
+)
+def test_function_word_and_tense_slips_flagged(text, prefer, bits, check, span, suggestion):
+    found = [f for f in detect(Document.from_text(text), FakeLM(prefer=prefer, bits=bits)) if f.check == check]
+    assert [text[f.start : f.end] for f in found] == [span]
+    assert found[0].suggestions == (suggestion,) and found[0].evidence["delta_logprob"] == prefer[suggestion]
+
+
+@pytest.mark.parametrize(
+    "text, bits",
+    [
+        ("Melamine was found in urine samples of sick pets.", {"in": 12.0}),
+        ("The army will withdraw from the city by the end of the month.", {"city": 14.0}),
+        ("Cyanuric acid and melamine were both found in samples of pets who died.", {"were": 12.0}),
+    ],
+)
+def test_function_word_and_tense_pass_when_the_text_scores_best(text, bits):
+    lm = FakeLM(bits=bits)  # every rewrite scores below the text
+    checks = set(_checks(detect(Document.from_text(text), lm)))
+    assert not checks & {"garble.function_word", "garble.missing_word", "garble.tense"}
+    assert lm.requests, "the rewrites were tried"
+
+
+def test_function_word_just_below_threshold_passes():
+    text = "Melamine was found via urine samples of sick pets."
+    lm = FakeLM(prefer={"in": 2.0}, bits={"via": 12.0})
+    assert "garble.function_word" not in _checks(detect(Document.from_text(text), lm))
+
+
+def test_tense_variants():
+    assert set(tense_variants("were")) >= {"are", "is"} and tense_variants("has") == ("had",)
+    assert set(tense_variants("revealed")) == {"reveal", "reveals"} and tense_variants("Was")[0][0].isupper()
+    assert tense_variants("can") == ("could",)  # modals come from the data file
+    assert tense_variants("the") == () and tense_variants("running") == ()
 
 
 def test_pos_variants_share_the_root():
