@@ -52,6 +52,21 @@ def test_pos_shift_found(lm_checker):
     assert ("garble.word_form", "president", ("presidential",)) in found
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The army will withdraw from city by the end of the month, a spokesman said.",
+         ("garble.missing_word", "city", ("the city",))),
+        ("The delegation arrived in Kyiv of Tuesday for two days of talks with the government.",
+         ("garble.function_word", "of", ("on",))),
+        ("Last year the company will report a loss of two million dollars, its filings show.",
+         ("garble.tense", "will report", ("reported",))),
+    ],
+)
+def test_function_word_and_tense_slips_found(lm_checker, text, expected):
+    assert expected in _found(lm_checker, text)
+
+
 def test_clean_paragraph_with_lm(lm_checker):
     text = (
         "Ukrainian forces recaptured the town of Balakliia on Thursday, the general staff said. "
