@@ -260,12 +260,20 @@ def _function_word_rewrites(index: int, toks: list[Token], ws: list[float]) -> l
     member_of = _function_word_class()
     plans = []
     exchangeable = []
-    for j, t in enumerate(toks):
-        if t.text.lower() in member_of and (t.text.islower() or j == 0):
-            exchangeable.append((ws[j] + (ws[j + 1] if j + 1 < len(toks) else 0.0), j))
+    articles = _function_word_class().get("the", ())
+    # Not the first word (nothing before it for the model to judge it by: "During further
+    # investigation" vs "After further ..."), nor an article before a name ("a Rakoczy horse
+    # show" vs "the ...": which one is right is a fact the model does not have).
+    for j in range(1, len(toks)):
+        t, nxt = toks[j], (toks[j + 1] if j + 1 < len(toks) else None)
+        if t.text not in member_of:
+            continue
+        if t.text in articles and nxt is not None and nxt.text[:1].isupper():
+            continue
+        exchangeable.append((ws[j] + (ws[j + 1] if nxt is not None else 0.0), j))
     for score, j in sorted(exchangeable, reverse=True)[: int(cfg["max_positions"])]:
         t = toks[j]
-        others = [_same_case(w, t.text) for w in member_of[t.text.lower()] if w != t.text.lower()]
+        others = [w for w in member_of[t.text] if w != t.text]
         plans.append(_Rewrite("function", index, t.start, t.end, t.text, others, score))
     gaps = [(ws[j], j) for j in range(1, len(toks)) if toks[j].text[:1].isalnum()]
     for score, j in sorted(gaps, reverse=True)[: int(cfg["insert_positions"])]:

@@ -375,6 +375,19 @@ def test_function_word_and_tense_pass_when_the_text_scores_best(text, bits):
     assert lm.requests, "the rewrites were tried"
 
 
+@pytest.mark.parametrize(
+    "text, prefer",
+    [
+        ("During further checks, the police found that the van had passed the border.", {"After": 9.0, "after": 9.0}),
+        ("She said that after years, a Rakoczy horse show will take place again.", {"the": 9.0}),
+    ],
+)
+def test_function_word_not_judged_without_what_decides_it(text, prefer):
+    """A sentence's first word has no left context; an article before a name depends on facts."""
+    lm = FakeLM(prefer=prefer, bits={"During": 12.0, "a": 12.0})
+    assert "garble.function_word" not in _checks(detect(Document.from_text(text), lm))
+
+
 def test_function_word_just_below_threshold_passes():
     text = "Melamine was found via urine samples of sick pets."
     lm = FakeLM(prefer={"in": 2.0}, bits={"via": 12.0})
