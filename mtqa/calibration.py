@@ -178,7 +178,10 @@ class Calibrator:
         return (x - np.asarray(self.mean)) / np.asarray(self.scale)
 
     def apply(self, finding: Finding) -> float:
-        """Calibrated probability that the finding is a real error."""
+        """Calibrated probability that the finding is a real error; a check family the model never
+        saw (boilerplate: no dataset labels it) keeps its checker's confidence."""
+        if f"family={family(finding.check)}" not in self.features:
+            return raw_confidence(finding)
         z = float(self.vector(finding) @ np.asarray(self.coef) + self.intercept)
         return float(_sigmoid(np.array(z)))
 

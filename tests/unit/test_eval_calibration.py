@@ -155,3 +155,11 @@ def test_fit_learns_that_a_signal_fails_on_damaged_documents():
     clean = model.apply(make("garble.word_form", 0.6, {"delta_logprob": 7.0}, Category.REALWORD))
     damaged = model.apply(make("garble.word_form", 0.6, {"delta_logprob": 7.0, "document": {"ocr_damage_per_100_words": 10.0}}, Category.REALWORD))
     assert clean > 0.7 and damaged < 0.3
+
+
+def test_a_family_the_model_never_saw_keeps_its_confidence():
+    findings, labels = synthetic()
+    model = Calibrator.fit(findings, labels)
+    unseen = Finding(0, 5, Category.BOILERPLATE, Severity.ERROR, 0.95, "m", "boilerplate.scroll_prompt")
+    assert model.apply(unseen) == 0.95
+    assert model.apply(make("lm.realword", 0.95, {"surprisal": 10.0}, Category.REALWORD)) < 0.5
