@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
@@ -46,6 +47,14 @@ class DocumentReport:
     findings: list[Finding]
     verdict: Verdict
     failures: list[CheckerFailure] = field(default_factory=list)
+    # Each checker's own findings before merging (offsets into ``document.text``), so a run of
+    # all checkers can also say what any subset of them would have reported.
+    by_checker: dict[str, list[Finding]] = field(default_factory=dict, repr=False)
+
+    def findings_of(self, checkers: Sequence[str], combiner: Combiner) -> list[Finding]:
+        """What a pipeline of only ``checkers`` (same settings) reports: checkers never see each other."""
+        raw = [f for name, found in self.by_checker.items() if name in checkers for f in found]
+        return _combined(self.document, raw, combiner)
 
     def to_dict(self) -> dict[str, Any]:
         doc = self.document
@@ -58,18 +67,25 @@ class DocumentReport:
         }
 
 
+def _combined(doc: Document, findings: list[Finding], combiner: Combiner) -> list[Finding]:
+    """Merged and calibrated, with offsets into the caller's original text."""
+    return [f.moved(*doc.to_original(f.start, f.end)) for f in combiner.combine(findings, doc.text)]
+
+
 @dataclass
 class Pipeline:
     checkers: list[Checker]
     combiner: Combiner = field(default_factory=Combiner)
     signature: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # time spent in each checker, summed over runs
 
     def run(
         self, docs: Sequence[Document], progress: Callable[[int], None] | None = None
     ) -> list[DocumentReport]:
-        per_doc: list[list[Finding]] = [[] for _ in docs]
+        by_checker: list[dict[str, list[Finding]]] = [{} for _ in docs]
         failures: list[list[CheckerFailure]] = [[] for _ in docs]
         for checker in self.checkers:
+            t0 = time.perf_counter()
             try:
                 results = checker.check(docs)
                 if len(results) != len(docs):
@@ -80,13 +96,14 @@ class Pipeline:
                 for doc_failures in failures:
                     doc_failures.append(failure)
                 continue
+            finally:
+                self.seconds[checker.name] = self.seconds.get(checker.name, 0.0) + time.perf_counter() - t0
             for i, found in enumerate(results):
-                per_doc[i].extend(found)
+                by_checker[i][checker.name] = list(found)
         reports = []
         for i, doc in enumerate(docs):
-            findings = self.combiner.combine(per_doc[i], doc.text)
-            mapped = [f.moved(*doc.to_original(f.start, f.end)) for f in findings]
-            reports.append(DocumentReport(doc, mapped, self.combiner.verdict(mapped), failures[i]))
+            findings = _combined(doc, [f for found in by_checker[i].values() for f in found], self.combiner)
+            reports.append(DocumentReport(doc, findings, self.combiner.verdict(findings), failures[i], by_checker[i]))
             if progress:
                 progress(1)
         return reports

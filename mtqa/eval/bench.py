@@ -22,6 +22,11 @@ A config (``benchmarks/*.yaml``)::
                                       #   own report threshold (what `mtqa check` does by default)
     reuse_lm_cache: false             # true: later runs of a model reuse its sentence scores (CPU budget);
                                       #   their speed is then marked "warm cache" and is not comparable
+    derive_subsets: true              # runs that differ only in their checkers are checked in one pass
+                                      #   and each scored on its own checkers' findings (checkers never
+                                      #   see each other's findings, so the scores are those of separate
+                                      #   runs); its speed is its checkers' share of the pass. false:
+                                      #   every run checks separately (per-run speed, more time)
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from ..config import PROJECT_DIR, Settings, models_dir
-from .runner import git_hash, rescore, run_eval, write_json
+from .runner import default_checkers, git_hash, rescore, run_eval, write_json
 
 DTYPES = ("auto", "int8")  # what the LM loader can be asked for (see mtqa.lm.get_scorer)
 # Headline numbers shown per dataset (besides the primary metric).
@@ -158,40 +163,62 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _groups(runs: Sequence[RunSpec], separate: bool) -> list[list[RunSpec]]:
+    """Runs that differ only in their checkers share one checking pass (``derive_subsets``)."""
+    if separate:
+        return [[run] for run in runs]
+    groups: dict[tuple, list[RunSpec]] = {}
+    for run in runs:
+        s = run.settings
+        key = (run.model, run.device, run.dtype, s.use_lm, run.skip, tuple(sorted(run.env.items())))
+        groups.setdefault(key, []).append(run)
+    return list(groups.values())
+
+
+def _checkers(run: RunSpec) -> list[str]:
+    return list(run.only) if run.only else default_checkers(run.settings)
+
+
 def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=print) -> dict[str, Any]:
     cfg = load_config(config)
     out_dir = Path(output_dir) if output_dir else PROJECT_DIR / "benchmarks" / "results"
-    rows, results = [], []
+    per_run: dict[tuple[str, str], tuple[dict, dict, Any]] = {}  # (run, dataset) -> row, result json, result
     scored: set[tuple[str, str]] = set()  # (model, dataset) pairs whose sentences the LM has scored
-    to_calibrate: list[tuple[int, dict[str, Any], Any]] = []  # (row index, row, result) of every run
-    for run in plan_runs(cfg):
+    runs = plan_runs(cfg)
+    for group in _groups(runs, separate=not cfg.get("derive_subsets", True)):
+        union = list(dict.fromkeys(c for run in group for c in _checkers(run)))
         for entry in cfg["datasets"]:
-            base = {"run": run.label, "dataset": entry["name"]}
-            if run.skip:
-                rows.append({**base, "note": f"skipped: {run.skip}"})
-                results.append({**base, "skipped": run.skip})
+            host = group[0]
+            if host.skip:
+                for run in group:
+                    base = {"run": run.label, "dataset": entry["name"]}
+                    per_run[run.label, entry["name"]] = ({**base, "note": f"skipped: {host.skip}"},
+                                                         {**base, "skipped": host.skip}, None)  # fmt: skip
                 continue
-            echo(f"bench: {run.label} on {entry['name']} (limit {entry.get('limit')})")
+            labels = ", ".join(run.label for run in group)
+            echo(f"bench: {labels} on {entry['name']} (limit {entry.get('limit')})")
             reuse = bool(cfg.get("reuse_lm_cache"))
-            warm = reuse and (run.model or "default", entry["name"]) in scored
-            with _env(run.env):
-                result = run_eval(entry["name"], run.settings, only=run.only, split=entry.get("split", cfg["split"]),
-                                  limit=entry.get("limit"), min_confidence=cfg.get("min_confidence"),
-                                  clear_cache=not reuse)  # fmt: skip
-            info, summary = result.info, result.score.summary
-            if info["lm_forward_tokens"] or warm:
-                scored.add((run.model or "default", entry["name"]))
-            notes = [f"unavailable {k}" for k in info["unavailable"]] + [f"failed {k}" for k in info["failed"]]
-            note = "; ".join(notes + (["warm LM cache"] if warm else []))
-            # a run that lost a checker measures a different system: no headline number for it
-            row = {**base, "metric": info["primary_metric"], "value": None if info["failed"] else info["primary"]}
-            row.update({k: summary.get(k) for k in SHOWN if k in summary and k != info["primary_metric"]})
-            row.update({"docs": info["n_documents"], "docs/s": info["docs_per_s"], "LM tok/s": info["lm_tokens_per_s"],
-                        "checkers": "+".join(info["checkers"]) or "none", "note": note or None})  # fmt: skip
+            warm = reuse and (host.model or "default", entry["name"]) in scored
+            with _env(host.env):
+                main = run_eval(entry["name"], host.settings, only=union, split=entry.get("split", cfg["split"]),
+                                limit=entry.get("limit"), min_confidence=cfg.get("min_confidence"),
+                                clear_cache=not reuse,
+                                subsets={run.label: _checkers(run) for run in group if set(_checkers(run)) != set(union)})  # fmt: skip
+            if main.info["lm_forward_tokens"] or warm:
+                scored.add((host.model or "default", entry["name"]))
+            for run in group:
+                result = main.derived.get(run.label, main)
+                notes = ["warm LM cache"] if warm else []
+                if result is not main:
+                    notes.append("checked in one pass with " + "+".join(union) + "; time = its checkers' share")
+                per_run[run.label, entry["name"]] = _row(run, entry["name"], result, notes)
+    rows, results, to_calibrate = [], [], []
+    for run in runs:  # the config's order, whatever order the passes ran in
+        for entry in cfg["datasets"]:
+            row, result_json, result = per_run[run.label, entry["name"]]
             rows.append(row)
-            results.append({**base, "model": run.model, "device": run.device, "dtype": run.dtype,
-                            **{k: v for k, v in result.to_json().items() if k != "details"}})  # fmt: skip
-            if cfg.get("calibration"):
+            results.append(result_json)
+            if result is not None and cfg.get("calibration"):
                 to_calibrate.append((len(rows) - 1, row, result))
     calibrated_rows(cfg, to_calibrate, rows, results, echo)
     payload = {
@@ -202,6 +229,21 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
     json_path = write_json(out_dir / f"bench-{cfg['name']}.json", payload)
     png_path = draw_chart(rows, out_dir / f"bench-{cfg['name']}.png", cfg["name"])
     return {"rows": rows, "json": json_path, "png": png_path, "payload": payload}
+
+
+def _row(run: RunSpec, dataset: str, result: Any, notes: list[str]) -> tuple[dict, dict, Any]:
+    """The table row and the JSON record of one run on one dataset."""
+    info, summary = result.info, result.score.summary
+    base = {"run": run.label, "dataset": dataset}
+    notes = [f"unavailable {k}" for k in info["unavailable"]] + [f"failed {k}" for k in info["failed"]] + notes
+    # a run that lost a checker measures a different system: no headline number for it
+    row = {**base, "metric": info["primary_metric"], "value": None if info["failed"] else info["primary"]}
+    row.update({k: summary.get(k) for k in SHOWN if k in summary and k != info["primary_metric"]})
+    row.update({"docs": info["n_documents"], "docs/s": info["docs_per_s"], "LM tok/s": info["lm_tokens_per_s"],
+                "checkers": "+".join(info["checkers"]) or "none", "note": "; ".join(notes) or None})  # fmt: skip
+    record = {**base, "model": run.model, "device": run.device, "dtype": run.dtype,
+              **{k: v for k, v in result.to_json().items() if k != "details"}}  # fmt: skip
+    return row, record, result
 
 
 def calibrated_rows(cfg, runs, rows: list, results: list, echo) -> None:

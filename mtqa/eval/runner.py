@@ -11,13 +11,14 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import __version__
 from ..api import check_documents, make_combiner, make_pipeline
 from ..checkers import REGISTRY, load_checker
 from ..config import PROJECT_DIR, Settings, data_dir
 from ..document import Document
+from ..signature import run_signature
 from ..findings import Finding
 from .datasets import DATASETS, Dataset, Score, read_jsonl
 from .items import EvalItem, hash_fraction
@@ -143,6 +144,7 @@ class EvalResult:
     score: Score
     info: dict[str, Any]
     failures: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, EvalResult] = field(default_factory=dict)  # label -> a subset of the checkers
 
     def labelled(self, dataset: Dataset) -> list[tuple[EvalItem, Finding, bool]]:
         """Findings with a gold label (for calibration).
@@ -179,7 +181,14 @@ def run_eval(
     warmup: bool = True,
     clear_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    subsets: Mapping[str, Sequence[str]] | None = None,
 ) -> EvalResult:
+    """Check a dataset's items and score the findings against its gold labels.
+
+    ``subsets`` (label -> checker names) also scores what each subset of the run's checkers
+    would have reported on its own (``EvalResult.derived``): checkers never see each other's
+    findings, so this equals a separate run with the same settings, at no extra checking cost.
+    """
     settings = settings or Settings()
     if split not in SPLITS:
         raise DatasetError(f"split must be one of {', '.join(SPLITS)}")
@@ -189,6 +198,7 @@ def run_eval(
     load_s = time.perf_counter() - t0
     requested = list(only) if only else default_checkers(settings)
     names, unavailable = available_checkers(requested, settings)
+    subsets = dict(subsets or {})
 
     # Identical texts (MQM raters, repeated perturbations) are checked once.
     unique: dict[str, int] = {}
@@ -196,73 +206,90 @@ def run_eval(
         unique.setdefault(item.text, len(unique))
     texts = list(unique)
     per_text: list[list[Finding]] = [[] for _ in texts]
+    per_subset = {label: [[] for _ in texts] for label in subsets}
     failures: dict[str, str] = {}
-    signature: dict[str, Any] = {}
+    pipeline = None
+    checker_s: dict[str, float] = {}
     run_s = 0.0
     tokens = 0
     combiner = make_combiner(settings)
-    calibrator = combiner.calibrator
     if names and texts:
         pipeline = make_pipeline(settings, only=names, combiner=combiner)
         if warmup:
             check_documents([Document.from_text(WARMUP_TEXT, id="warmup")], pipeline)
         if clear_cache:
             clear_lm_caches()
+        pipeline.seconds.clear()
         tokens0 = _forward_tokens()
         t0 = time.perf_counter()
         for first in range(0, len(texts), batch_size):
             batch = [Document.from_text(t, id=str(first + i)) for i, t in enumerate(texts[first : first + batch_size])]
             for j, report in enumerate(check_documents(batch, pipeline)):
                 per_text[first + j] = list(report.findings)
+                for label, checkers in subsets.items():
+                    per_subset[label][first + j] = report.findings_of(checkers, combiner)
                 for failure in report.failures:
                     failures.setdefault(failure.checker, failure.error)
             if progress:
                 progress(min(first + batch_size, len(texts)), len(texts))
         run_s = time.perf_counter() - t0
         tokens = _forward_tokens() - tokens0
-        signature = pipeline.signature
-    found = [per_text[unique[item.text]] for item in items]
-    if min_confidence is not None:
-        found = [[f for f in fs if f.confidence >= min_confidence] for fs in found]
-    score = spec.score(items, found)
-    info = {
-        "dataset": spec.name,
-        "description": spec.description,
-        "files": [str(p) for p in files],
-        "dataset_hash": files_hash(files),
-        "split": split,
-        "limit": limit,
-        "min_confidence": min_confidence if min_confidence is not None else combiner.min_confidence,
-        "primary_metric": spec.primary,
-        "primary": score.summary.get(spec.primary),
-        "checkers": names,
-        "unavailable": unavailable,
-        "failed": failures,
-        "n_items": len(items),
-        "n_documents": len(texts),
-        "n_findings": sum(len(f) for f in per_text),
-        "seconds": round(run_s, 3),
-        "load_seconds": round(load_s, 3),
-        "docs_per_s": round(len(texts) / run_s, 3) if run_s > 0 else None,
-        "lm_forward_tokens": tokens or None,
-        "lm_tokens_per_s": round(tokens / run_s, 1) if tokens and run_s > 0 else None,
-        "mtqa": __version__,
-        "git": git_hash(),
-        "signature": signature,
-        "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
-                     "use_lm": settings.use_lm, "calibration": settings.calibration},  # fmt: skip
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    result = EvalResult(spec.name, split, items, found, score, info, failures)
-    info["by_check"] = precision_by_check(spec, items, found)
-    if calibrator is not None:  # how well the reported confidences match the gold labels
-        from ..calibration import reliability
+        checker_s = dict(pipeline.seconds)
 
-        labelled = result.labelled(spec)
-        rows, ece = reliability([f.confidence for _, f, _ in labelled], [label for _, _, label in labelled])
-        info["calibration"] = {"data_hash": calibrator.data_hash, "labelled_findings": len(labelled),
-                               "reliability": rows, "ece": ece}  # fmt: skip
-    return result
+    def result(asked: Sequence[str], found_per_text: list[list[Finding]], seconds: float, tokens: int) -> EvalResult:
+        checkers = [c for c in names if c in asked]
+        found = [found_per_text[unique[item.text]] for item in items]
+        if min_confidence is not None:
+            found = [[f for f in fs if f.confidence >= min_confidence] for fs in found]
+        score = spec.score(items, found)
+        ran = [c for c in pipeline.checkers if c.name in checkers] if pipeline else []
+        info = {
+            "dataset": spec.name,
+            "description": spec.description,
+            "files": [str(p) for p in files],
+            "dataset_hash": files_hash(files),
+            "split": split,
+            "limit": limit,
+            "min_confidence": min_confidence if min_confidence is not None else combiner.min_confidence,
+            "primary_metric": spec.primary,
+            "primary": score.summary.get(spec.primary),
+            "checkers": checkers,
+            "unavailable": {k: v for k, v in unavailable.items() if k in asked},
+            "failed": {k: v for k, v in failures.items() if k in checkers},
+            "n_items": len(items),
+            "n_documents": len(texts),
+            "n_findings": sum(len(f) for f in found_per_text),
+            "seconds": round(seconds, 3),
+            "checker_seconds": {k: round(v, 3) for k, v in checker_s.items() if k in checkers},
+            "load_seconds": round(load_s, 3),
+            "docs_per_s": round(len(texts) / seconds, 3) if seconds > 0 else None,
+            "lm_forward_tokens": tokens or None,
+            "lm_tokens_per_s": round(tokens / seconds, 1) if tokens and seconds > 0 else None,
+            "mtqa": __version__,
+            "git": git_hash(),
+            "signature": run_signature(ran, combiner.describe()) if ran else {},
+            "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
+                         "use_lm": settings.use_lm, "calibration": settings.calibration},  # fmt: skip
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        res = EvalResult(spec.name, split, items, found, score, info, info["failed"])
+        info["by_check"] = precision_by_check(spec, items, found)
+        if combiner.calibrator is not None:  # how well the reported confidences match the gold labels
+            from ..calibration import reliability
+
+            labelled = res.labelled(spec)
+            rows, ece = reliability([f.confidence for _, f, _ in labelled], [label for _, _, label in labelled])
+            info["calibration"] = {"data_hash": combiner.calibrator.data_hash, "labelled_findings": len(labelled),
+                                   "reliability": rows, "ece": ece}  # fmt: skip
+        return res
+
+    main = result(requested, per_text, run_s, tokens)
+    for label, checkers in subsets.items():
+        # Its checkers' own time; LM sentence scores shared with other checkers are not in it.
+        derived = result(checkers, per_subset[label], sum(checker_s.get(c, 0.0) for c in checkers), 0)
+        derived.info["derived_from"] = names
+        main.derived[label] = derived
+    return main
 
 
 def rescore(result: EvalResult, calibrator: Any = None, min_confidence: float | None = None) -> Score:

@@ -260,7 +260,7 @@ def _function_word_rewrites(index: int, toks: list[Token], ws: list[float]) -> l
     member_of = _function_word_class()
     plans = []
     exchangeable = []
-    articles = _function_word_class().get("the", ())
+    articles = {w.lower() for w in cfg["function_word_classes"]["article"]}
     # Not the first word (nothing before it for the model to judge it by: "During further
     # investigation" vs "After further ..."), nor an article before a name ("a Rakoczy horse
     # show" vs "the ...": which one is right is a fact the model does not have).

@@ -91,6 +91,23 @@ def test_bench_table_json_and_chart(data_root, tmp_path):
     assert "quality" in result.stdout and "docs/s" in result.stdout
 
 
+def test_bench_one_pass_scores_each_subset_as_a_separate_run_would(data_root, tmp_path):
+    rows = {}
+    for derive in ("true", "false"):
+        config = tmp_path / f"d{derive}.yaml"
+        config.write_text(
+            f"name: d{derive}\nsplit: all\ndatasets:\n  - {{name: ocr, limit: 3}}\nmodels: []\n"
+            f"no_lm: [boilerplate, ocr]\nsignals: [boilerplate, ocr]\nderive_subsets: {derive}\n"
+        )
+        result = runner.invoke(app, ["bench", str(config), "--output-dir", str(tmp_path / "res")])
+        assert result.exit_code == 0, result.output
+        rows[derive] = json.loads((tmp_path / "res" / f"bench-d{derive}.json").read_text())["rows"]
+    keys = ("run", "value", "precision", "recall", "checkers")
+    assert [{k: r[k] for k in keys} for r in rows["true"]] == [{k: r[k] for k in keys} for r in rows["false"]]
+    assert [r["recall"] > 0 for r in rows["true"]] == [True, False, True]  # the OCR errors: found, not by boilerplate
+    assert "one pass" in rows["true"][2]["note"] and rows["false"][2]["note"] is None
+
+
 def test_bench_scores_every_run_with_calibration(data_root, tmp_path):
     model = tmp_path / "combiner.json"
     fit = runner.invoke(app, ["calibrate", "--datasets", "ocr", *FAST, "--output", str(model),

@@ -87,3 +87,16 @@ def test_lt_offsets_count_utf16_after_emoji():
     matches = json.loads(RENDERERS["lt"]([report], SIGNATURE))["matches"]
     the = next(m for m in matches if m["rule"]["id"] == "ocr.mixed_case")
     assert (the["offset"], the["length"]) == (5, 3)  # two astral code points = four UTF-16 units, then a space
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "tHe", " end", "MIlitary", "👍🏽", "e\u0301", "Scroll to Continue", ". ", "\n"]),
+                max_size=25))  # fmt: skip
+def test_a_subset_of_checkers_reports_what_a_pipeline_of_only_them_reports(parts):
+    """`mtqa bench` scores each signal alone from one pass of all checkers; that must be exact."""
+    doc = Document.from_html("".join(parts))
+    [report] = PIPELINE.run([doc])
+    assert report.findings_of([c.name for c in PIPELINE.checkers], PIPELINE.combiner) == report.findings
+    for subset in (["ocr"], ["boilerplate"], ["boilerplate", "ocr"], ["ocr", "every_word"]):
+        alone = Pipeline([c for c in PIPELINE.checkers if c.name in subset]).run([Document.from_html(doc.original)])
+        assert report.findings_of(subset, PIPELINE.combiner) == alone[0].findings
