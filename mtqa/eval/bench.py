@@ -19,7 +19,7 @@ A config (``benchmarks/*.yaml``)::
     min_confidence: null              # optional: score only findings at or above this confidence
     calibration: models/combiner.json # optional: also score every run with calibrated confidences
     calibrated_thresholds: null       #   kept when calibrated confidence >= t; null: the calibration's
-                                      #   own report threshold (what `mtqa check` does by default)
+                                      #   own dev-chosen report threshold
     reuse_lm_cache: false             # true: later runs of a model reuse its sentence scores (CPU budget);
                                       #   their speed is then marked "warm cache" and is not comparable
     derive_subsets: true              # runs that differ only in their checkers are checked in one pass
@@ -169,8 +169,7 @@ def _groups(runs: Sequence[RunSpec], separate: bool) -> list[list[RunSpec]]:
         return [[run] for run in runs]
     groups: dict[tuple, list[RunSpec]] = {}
     for run in runs:
-        s = run.settings
-        key = (run.model, run.device, run.dtype, s.use_lm, run.skip, tuple(sorted(run.env.items())))
+        key = (run.model, run.device, run.dtype, run.settings.use_lm, run.skip, tuple(sorted(run.env.items())))
         groups.setdefault(key, []).append(run)
     return list(groups.values())
 
@@ -210,7 +209,7 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
                 result = main.derived.get(run.label, main)
                 notes = ["warm LM cache"] if warm else []
                 if result is not main:
-                    notes.append("checked in one pass with " + "+".join(union) + "; time = its checkers' share")
+                    notes.append(f"from the {'+'.join(union)} pass (time: its checkers' share)")
                 per_run[run.label, entry["name"]] = _row(run, entry["name"], result, notes)
     rows, results, to_calibrate = [], [], []
     for run in runs:  # the config's order, whatever order the passes ran in
@@ -276,6 +275,7 @@ def pivot(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
     """One row per run: each dataset's primary metric (and DEMETR's false alarms); then the speeds."""
     quality: dict[str, dict[str, Any]] = {}
     speed: dict[str, dict[str, Any]] = {}
+    notes: dict[str, dict[str, list[str]]] = {}  # run -> note -> datasets
     for r in rows:
         q = quality.setdefault(r["run"], {"run": r["run"]})
         v = speed.setdefault(r["run"], {"run": r["run"]})
@@ -288,8 +288,11 @@ def pivot(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
         v[f"{r['dataset']} docs/s"] = r.get("docs/s")
         if r.get("LM tok/s"):
             v[f"{r['dataset']} LM tok/s"] = r.get("LM tok/s")
-        if r.get("note"):
-            q["note"] = "; ".join(filter(None, [q.get("note"), f"{r['dataset']}: {r['note']}"]))
+        for note in filter(None, (r.get("note") or "").split("; ")):
+            notes.setdefault(r["run"], {}).setdefault(note, []).append(r["dataset"])
+    for run, by_note in notes.items():  # a note shared by every dataset of the run is said once
+        every = len({r["dataset"] for r in rows if r["run"] == run})
+        quality[run]["note"] = "; ".join(n if len(ds) == every else f"{', '.join(ds)}: {n}" for n, ds in by_note.items())
     return list(quality.values()), list(speed.values())
 
 

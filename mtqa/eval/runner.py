@@ -18,8 +18,8 @@ from ..api import check_documents, make_combiner, make_pipeline
 from ..checkers import REGISTRY, load_checker
 from ..config import PROJECT_DIR, Settings, data_dir
 from ..document import Document
-from ..signature import run_signature
 from ..findings import Finding
+from ..signature import run_signature
 from .datasets import DATASETS, Dataset, Score, read_jsonl
 from .items import EvalItem, hash_fraction
 

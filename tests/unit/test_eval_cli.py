@@ -105,7 +105,8 @@ def test_bench_one_pass_scores_each_subset_as_a_separate_run_would(data_root, tm
     keys = ("run", "value", "precision", "recall", "checkers")
     assert [{k: r[k] for k in keys} for r in rows["true"]] == [{k: r[k] for k in keys} for r in rows["false"]]
     assert [r["recall"] > 0 for r in rows["true"]] == [True, False, True]  # the OCR errors: found, not by boilerplate
-    assert "one pass" in rows["true"][2]["note"] and rows["false"][2]["note"] is None
+    assert rows["true"][2]["note"] == "from the boilerplate+ocr pass (time: its checkers' share)"
+    assert rows["false"][2]["note"] is None
 
 
 def test_bench_scores_every_run_with_calibration(data_root, tmp_path):
