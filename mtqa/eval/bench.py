@@ -321,7 +321,8 @@ def draw_chart(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path |
     datasets = list(dict.fromkeys(r["dataset"] for r in points))
     ncols = min(3, len(datasets))
     nrows = (len(datasets) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4.2 * nrows + 1.2), squeeze=False)
+    # wide enough for the three-column legend and the title, even with one dataset
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(5.5 * ncols, 12), 4.2 * nrows + 1.2), squeeze=False)
     labels = list(dict.fromkeys(r["run"] for r in points))
     palette = plt.cm.tab10 if len(labels) <= 10 else plt.cm.tab20
     colours = {label: palette(i % palette.N) for i, label in enumerate(labels)}
