@@ -184,25 +184,26 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
     per_run: dict[tuple[str, str], tuple[dict, dict, Any]] = {}  # (run, dataset) -> row, result json, result
     scored: set[tuple[str, str]] = set()  # (model, dataset) pairs whose sentences the LM has scored
     runs = plan_runs(cfg)
+    reuse = bool(cfg.get("reuse_lm_cache"))
     for group in _groups(runs, separate=not cfg.get("derive_subsets", True)):
-        union = list(dict.fromkeys(c for run in group for c in _checkers(run)))
+        host = group[0]  # the group's runs share its settings
+        checkers = {run.label: _checkers(run) for run in group}
+        union = list(dict.fromkeys(c for names in checkers.values() for c in names))
+        subsets = {label: names for label, names in checkers.items() if set(names) != set(union)}
+        labels = ", ".join(checkers)
         for entry in cfg["datasets"]:
-            host = group[0]
             if host.skip:
                 for run in group:
                     base = {"run": run.label, "dataset": entry["name"]}
                     per_run[run.label, entry["name"]] = ({**base, "note": f"skipped: {host.skip}"},
                                                          {**base, "skipped": host.skip}, None)  # fmt: skip
                 continue
-            labels = ", ".join(run.label for run in group)
             echo(f"bench: {labels} on {entry['name']} (limit {entry.get('limit')})")
-            reuse = bool(cfg.get("reuse_lm_cache"))
             warm = reuse and (host.model or "default", entry["name"]) in scored
             with _env(host.env):
                 main = run_eval(entry["name"], host.settings, only=union, split=entry.get("split", cfg["split"]),
                                 limit=entry.get("limit"), min_confidence=cfg.get("min_confidence"),
-                                clear_cache=not reuse,
-                                subsets={run.label: _checkers(run) for run in group if set(_checkers(run)) != set(union)})  # fmt: skip
+                                clear_cache=not reuse, subsets=subsets)  # fmt: skip
             if main.info["lm_forward_tokens"] or warm:
                 scored.add((host.model or "default", entry["name"]))
             for run in group:

@@ -235,6 +235,7 @@ def run_eval(
         run_s = time.perf_counter() - t0
         tokens = _forward_tokens() - tokens0
         checker_s = dict(pipeline.seconds)
+    dataset_hash, git = files_hash(files), git_hash()  # once for the run and every derived result
 
     def result(asked: Sequence[str], found_per_text: list[list[Finding]], seconds: float, tokens: int) -> EvalResult:
         checkers = [c for c in names if c in asked]
@@ -247,7 +248,7 @@ def run_eval(
             "dataset": spec.name,
             "description": spec.description,
             "files": [str(p) for p in files],
-            "dataset_hash": files_hash(files),
+            "dataset_hash": dataset_hash,
             "split": split,
             "limit": limit,
             "min_confidence": min_confidence if min_confidence is not None else combiner.min_confidence,
@@ -266,7 +267,7 @@ def run_eval(
             "lm_forward_tokens": tokens or None,
             "lm_tokens_per_s": round(tokens / seconds, 1) if tokens and seconds > 0 else None,
             "mtqa": __version__,
-            "git": git_hash(),
+            "git": git,
             "signature": run_signature(ran, combiner.describe()) if ran else {},
             "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
                          "use_lm": settings.use_lm, "calibration": settings.calibration},  # fmt: skip
