@@ -24,6 +24,15 @@ _LETTERS_DIGITS = re.compile(r"(?=\w*\d)(?=\w*[a-z])\w+")
 _LEGIT_ALNUM = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|km|kg|mm|cm|m|g|kw|mw|gw|mph|bn|m|k|x\d+)", re.I)
 
 
+def _case_shape(word: str) -> str:
+    """The word with each non-ASCII letter replaced by 'A' or 'a' by its case ('Pleșu' -> 'Pleau').
+
+    _ALLOWED_SHAPE speaks ASCII; without this, diacritics ('Bălți', 'Cádiz') and letters without
+    case (CJK, Arabic: lower here) read as broken case.
+    """
+    return "".join(ch if ch.isascii() else "A" if ch.isupper() else "a" for ch in word)
+
+
 def _recase(template: str, word: str) -> str:
     if template[:1].isupper():
         return word[:1].upper() + word[1:]
@@ -71,7 +80,7 @@ class OcrChecker:
         if any(ch.isdigit() for ch in word):
             yield from self._digit_word(start, end, word)
             return
-        if word.isalpha() and not _ALLOWED_SHAPE.fullmatch(word) and word not in self._rules["mixed_case_allowed"]:
+        if word.isalpha() and not _ALLOWED_SHAPE.fullmatch(_case_shape(word)) and word not in self._rules["mixed_case_allowed"]:
             fixed = _recase(word, word.lower())
             confidence = 0.9 if self._common(word.lower()) else 0.6
             yield self._finding(

@@ -47,7 +47,8 @@ def test_boilerplate_passes_news_copy_and_headlines(text):
      ("He flew to l0ndon on Monday.", "l0ndon", "london"), ("He flew to 1ondon.", "1ondon", "london"),
      ("The vil- lage was quiet.", "vil- lage", "village"), ("he said. . Then", ". .", "."),
      ("The troops left,, then returned.", ",,", ","), ("tbe army withdrew", "tbe", "the"),
-     ("the rnilitary withdrew", "rnilitary", "military"), ("the governrnent said", "governrnent", "government")],
+     ("the rnilitary withdrew", "rnilitary", "military"), ("the governrnent said", "governrnent", "government"),
+     ("He left MÜnchen.", "MÜnchen", None), ("in BĂlți", "BĂlți", None)],
 )  # fmt: skip
 def test_ocr_damage_is_flagged(text, span, suggestion):
     found = flags(OcrChecker(), text)
@@ -59,7 +60,9 @@ def test_ocr_damage_is_flagged(text, span, suggestion):
     [CLEAN, "NATO, McDonald, iPhone, DeSantis, MacArthur, COVID-19, F-16, G7, MH17, the 1990s, the 2nd day, "
      "NGOs, YouTube, MiG-29 jets, Su-25, S-300 missiles, 4x4 trucks, and the U.S., the E.U. and the UK.",
      "He paused... then said: wait. . . . Then pre- and post-war figures, 10am, 5km away, 3.5 percent.",
-     "The arid land and the modern barn were born of corn."],
+     "The arid land and the modern barn were born of corn.",
+     # Diacritics and scripts without letter case are not broken case.
+     "Andrei Pleșu met Taavi Rõivas in Bălți and Cádiz; Iarnród Éireann, ÉIREANN, Москва, Ψυχή, @芳芳一人食."],
 )  # fmt: skip
 def test_ocr_passes_clean_copy_and_acronyms(text):
     assert flags(OcrChecker(), text) == []
