@@ -326,19 +326,35 @@ def find_case_damage(doc: Document) -> list[Finding]:
                 )
             )
         else:
-            found.append(
-                _garble(
-                    start=first.start,
-                    end=first.end,
-                    kind="case",
-                    confidence=_conf("case_lowercase_start"),
-                    message=f'Sentence starts lowercase ("{first.text}") after a full stop: a lost capital or a broken sentence',
-                    check="garble.lowercase_start",
-                    suggestions=(first.text[0].upper() + first.text[1:],),
-                    evidence={"rule": "lowercase after sentence end", "previous": before[-12:]},
-                )
-            )
+            found.append(_lowercase_start(text, _stop_word_start(text, first.start), first.start, first.end, before[-12:]))
     return found
+
+
+_STOP_WORD = re.compile(r"\S*[.!?]['\"”’)]*\s+$")
+
+
+def _stop_word_start(text: str, word_start: int) -> int:
+    """Start of the word that carries the stop before ``word_start`` (``word_start`` when none does)."""
+    window = max(0, word_start - 80)  # not the whole prefix: this runs once per finding
+    m = _STOP_WORD.search(text, window, word_start)
+    return m.start() if m else word_start
+
+
+def _lowercase_start(text: str, start: int, word_start: int, end: int, previous: str) -> Finding:
+    """A lowercase word after a sentence stop. Either the capital was lost (MT) or the stop is
+    wrong (OCR reads a comma as a period; MT breaks a sentence), so the span covers the word
+    with the stop too ("age. previous"); the suggestion restores the capital."""
+    word = text[word_start:end]
+    return _garble(
+        start=start,
+        end=end,
+        kind="case",
+        confidence=_conf("case_lowercase_start"),
+        message=f'Lowercase "{word}" after a full stop: a lost capital, or a stop that does not belong',
+        check="garble.lowercase_start",
+        suggestions=(text[start:word_start] + word[0].upper() + word[1:],),
+        evidence={"rule": "lowercase after sentence end", "previous": previous},
+    )
 
 
 # A full stop the segmenter did not split on because the next word is lowercase
@@ -363,19 +379,8 @@ def find_inner_lost_capitals(doc: Document) -> list[Finding]:
                 continue
             if m.group(2) == "." and text[m.end(2) : m.end(2) + 1] == ".":
                 continue
-            start, end = m.start(3), m.end(3)
-            found.append(
-                _garble(
-                    start=start,
-                    end=end,
-                    kind="case",
-                    confidence=_conf("case_lowercase_start"),
-                    message=f'Lowercase "{word}" after a full stop: a lost capital or a broken sentence',
-                    check="garble.lowercase_start",
-                    suggestions=(word[0].upper() + word[1:],),
-                    evidence={"rule": "lowercase after sentence end", "previous": text[m.start() : m.end(2)]},
-                )
-            )
+            previous = text[m.start() : m.end(2)]
+            found.append(_lowercase_start(text, _stop_word_start(text, m.start(3)), m.start(3), m.end(3), previous))
     return found
 
 

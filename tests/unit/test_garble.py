@@ -138,8 +138,9 @@ def test_untranslated_spares_names_the_gazetteer_knows(monkeypatch):
 def test_lost_capital_after_full_stop():
     text = "Yermak posted a photo of troops and tweeted a grape emoji. means rose."
     found = find_inner_lost_capitals(Document.from_text(text))
-    assert _flagged(found, text, "garble.lowercase_start") == ["means"]
-    assert found[0].suggestions == ("Means",)
+    # the span holds the stop too: in OCR text the stop is often the error ("age. previous")
+    assert _flagged(found, text, "garble.lowercase_start") == ["emoji. means"]
+    assert found[0].suggestions == ("emoji. Means",)
 
 
 def test_whole_sentence_lowercase():
@@ -152,7 +153,7 @@ def test_whole_sentence_lowercase():
 def test_lowercase_sentence_start():
     text = "Police arrived at noon. she is in custody pending trial, officials said."
     found = detect_rules(Document.from_text(text))
-    assert "she" in _flagged(found, text, "garble.lowercase_start")
+    assert "noon. she" in _flagged(found, text, "garble.lowercase_start")
 
 
 @pytest.mark.parametrize(
