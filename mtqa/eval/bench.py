@@ -185,6 +185,7 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
     scored: set[tuple[str, str]] = set()  # (model, dataset) pairs whose sentences the LM has scored
     runs = plan_runs(cfg)
     reuse = bool(cfg.get("reuse_lm_cache"))
+    git = git_hash()  # at the start: the commit of the code that runs, even if HEAD moves meanwhile
     for group in _groups(runs, separate=not cfg.get("derive_subsets", True)):
         host = group[0]  # the group's runs share its settings
         checkers = {run.label: _checkers(run) for run in group}
@@ -222,7 +223,7 @@ def run_bench(config: str | Path, output_dir: str | Path | None = None, echo=pri
                 to_calibrate.append((len(rows) - 1, row, result))
     calibrated_rows(cfg, to_calibrate, rows, results, echo)
     payload = {
-        "benchmark": cfg["name"], "config": cfg, "git": git_hash(),
+        "benchmark": cfg["name"], "config": cfg, "git": git,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows, "runs": results,
     }  # fmt: skip
     payload["quality_table"], payload["speed_table"] = pivot(rows)

@@ -196,6 +196,9 @@ def run_eval(
     t0 = time.perf_counter()
     items = select_items(spec.load(files), split, limit)
     load_s = time.perf_counter() - t0
+    # Once for the run and every derived result, before checking: the commit of the code that runs,
+    # even if HEAD moves during a long run.
+    dataset_hash, git = files_hash(files), git_hash()
     requested = list(only) if only else default_checkers(settings)
     names, unavailable = available_checkers(requested, settings)
     subsets = dict(subsets or {})
@@ -235,7 +238,6 @@ def run_eval(
         run_s = time.perf_counter() - t0
         tokens = _forward_tokens() - tokens0
         checker_s = dict(pipeline.seconds)
-    dataset_hash, git = files_hash(files), git_hash()  # once for the run and every derived result
 
     def result(asked: Sequence[str], found_per_text: list[list[Finding]], seconds: float, tokens: int) -> EvalResult:
         checkers = [c for c in names if c in asked]
