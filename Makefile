@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # CPU build by default (a local wheel on the project's machines). CUDA users: see README.
 TORCH ?= torch==2.13.0
-EXTRAS ?= lm,gazetteer,grammar,languagetool,service,bench,test
+EXTRAS ?= lm,gazetteer,grammar,languagetool,service,bench,batch,test
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit test-integration test-gpu gazetteer bench-lm bench-names bench-grammar bench-garble calibrate clean
+.PHONY: install browser bench-serve run test test-unit test-integration test-gpu gazetteer bench-lm bench-e2e bench-names bench-grammar bench-garble bench-batch calibrate clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/mtqa check examples/demo_article.txt --fail-on never
 
-test: install
+# The review-page test drives Debian's chromium (Playwright cannot download its own browser here).
+# Best effort: without root or apt the browser test skips and says why.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
+	  || echo "make browser: could not install chromium; the review-page browser test will skip"; }
+
+test: install browser
 	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
 test-unit: install
@@ -50,6 +57,10 @@ calibrate: install
 bench-lm: install
 	$(PY) -m benchmarks.bench_lm $(ARGS)
 
+# End-to-end article latency, throughput and LM work ratio (ARGS="--baseline DIR" adds an older checkout).
+bench-e2e: install
+	$(PY) -m benchmarks.bench_e2e $(ARGS)
+
 bench-names: install
 	$(PY) -m benchmarks.bench_names $(ARGS)
 
@@ -58,6 +69,14 @@ bench-grammar: install
 
 bench-garble: install
 	$(PY) -m benchmarks.bench_garble $(ARGS)
+
+# mtqa batch, local and on Ray (2 workers), 2,000 documents, --no-lm; ARGS=--lm adds the LM runs.
+bench-batch: install
+	$(PY) -m benchmarks.bench_batch $(ARGS)
+
+# Load test of `mtqa serve` on 127.0.0.1 (no LM by default; ARGS=--lm for the real thing).
+bench-serve: install
+	$(PY) -m benchmarks.bench_serve $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -185,8 +185,9 @@ class Calibrator:
         z = float(self.vector(finding) @ np.asarray(self.coef) + self.intercept)
         return float(_sigmoid(np.array(z)))
 
-    def calibrate(self, finding: Finding) -> Finding:
-        """The finding with its calibrated confidence; the raw one stays in the evidence."""
+    def calibrate(self, finding: Finding, text: str = "") -> Finding:
+        """The finding with its calibrated confidence; the raw one stays in the evidence (``text``:
+        the document, which this model does not read and the learned decision does)."""
         raw = raw_confidence(finding)
         return replace(finding, confidence=round(self.apply(finding), 4), evidence={**finding.evidence, RAW_KEY: raw})
 
@@ -206,12 +207,18 @@ class Calibrator:
         return path
 
 
-def load_calibration(spec: str | Path | None) -> Calibrator | None:
-    """``"default"``: models/combiner.json when present; ``"off"`` or empty: none; else a path."""
+def load_calibration(spec: str | Path | None) -> Any:
+    """``"default"``: models/combiner.json when present; ``"off"`` or empty: none; else a path: a
+    calibration model, or a learned decision (``mtqa.decision``, ``models/decision.json``)."""
     if spec is None or str(spec) in ("", "off", "none"):
         return None
     if str(spec) == "default":
         return Calibrator.load()
+    path = Path(spec)
+    if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("kind") == "decision":
+        from .decision import Decision
+
+        return Decision.load(path)
     model = Calibrator.load(spec)
     if model is None:
         raise FileNotFoundError(f"calibration file {spec} not found")

@@ -70,8 +70,20 @@ class Combiner:
         if context:  # the calibration reads it; a reader sees why a finding was trusted less
             merged = [replace(f, evidence={**f.evidence, DOCUMENT_KEY: context}) for f in merged]
         if self.calibrator is not None:
-            merged = [self.calibrator.calibrate(f) for f in merged]
+            merged = [self._calibrated(f, text) for f in merged]
         return [f for f in merged if f.confidence >= self.min_confidence]
+
+    def _calibrated(self, finding: Finding, text: str) -> Finding:
+        """The calibrated finding (the decision model reads the words too). Document damage may
+        raise a finding's confidence, never lower it: a model fitted where OCR-damaged pages had
+        many false alarms would otherwise make the most damaged text the quietest. So the model
+        is read with the document facts and without them, and the higher confidence stands."""
+        seen = self.calibrator.calibrate(finding, text)
+        if DOCUMENT_KEY not in finding.evidence:
+            return seen
+        bare = replace(finding, evidence={k: v for k, v in finding.evidence.items() if k != DOCUMENT_KEY})
+        clean = self.calibrator.calibrate(bare, text)
+        return seen if seen.confidence >= clean.confidence else replace(clean, evidence=seen.evidence)
 
     def _merge(self, group: list[Finding]) -> Finding:
         if len(group) == 1:

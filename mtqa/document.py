@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,6 +11,14 @@ from typing import Any, Callable, Literal
 from .text import Span, Token, split_sentences, tokenize
 
 InputFormat = Literal["text", "html"]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def checkable(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates (JSON's ``"\\ud800"`` decodes to one) as U+FFFD, one code
+    point for one, so offsets into the result are offsets into ``text``: engines that encode to
+    UTF-8 (LingoTweaker) and every writer of UTF-8 output raise on a lone surrogate."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 @dataclass(eq=False)
@@ -18,7 +27,8 @@ class Document:
 
     For plain text the two are the same string. For HTML, ``text`` is the
     extracted prose and ``source_spans[i]`` is the ``[start, end)`` range in
-    ``original`` that produced ``text[i]``.
+    ``original`` that produced ``text[i]``. Lone surrogates in the caller's string stay in
+    ``original`` (reports quote it exactly) and are U+FFFD in ``text``, one for one.
     """
 
     original: str
@@ -31,14 +41,14 @@ class Document:
 
     @classmethod
     def from_text(cls, text: str, *, id: str | None = None, path: str | None = None) -> "Document":
-        return cls(original=text, text=text, id=id, path=path)
+        return cls(original=text, text=checkable(text), id=id, path=path)
 
     @classmethod
     def from_html(cls, html: str, *, id: str | None = None, path: str | None = None) -> "Document":
         from .html import extract_text
 
         text, spans = extract_text(html)
-        return cls(original=html, text=text, input_format="html", id=id, path=path, source_spans=spans)
+        return cls(original=html, text=checkable(text), input_format="html", id=id, path=path, source_spans=spans)
 
     @cached_property
     def sentences(self) -> list[Span]:

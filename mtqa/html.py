@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from html import unescape
 from html.parser import HTMLParser
-from itertools import accumulate
+import re
 
+_NEWLINE = re.compile("\n")
 _DROP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
 _BLOCK = {
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure",
@@ -23,7 +24,9 @@ class _Extractor(HTMLParser):
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=False)
         self.html = html
-        self.line_starts = [0, *accumulate(len(line) for line in html.splitlines(keepends=True))]
+        # getpos() counts lines at "\n" only; str.splitlines() also breaks at \v, \f, a lone \r,
+        # U+0085, U+2028..., which would shift every offset after one of them.
+        self.line_starts = [0, *(m.end() for m in _NEWLINE.finditer(html))]
         self.chars: list[str] = []
         self.spans: list[tuple[int, int]] = []
         self.dropping = 0

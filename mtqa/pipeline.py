@@ -78,10 +78,25 @@ class Pipeline:
     combiner: Combiner = field(default_factory=Combiner)
     signature: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # time spent in each checker, summed over runs
+    # Documents checked together: one LM queue spans them, and their LM caches (KV, ~20 MB per
+    # article) are freed after each chunk, so memory stays flat however many documents come.
+    chunk_size: int = 32
 
     def run(
         self, docs: Sequence[Document], progress: Callable[[int], None] | None = None
     ) -> list[DocumentReport]:
+        reports: list[DocumentReport] = []
+        for at in range(0, len(docs), self.chunk_size):
+            chunk = docs[at : at + self.chunk_size]
+            try:
+                reports += self._run(chunk, progress)
+            finally:
+                from .lm import release_states
+
+                release_states(chunk)
+        return reports
+
+    def _run(self, docs: Sequence[Document], progress: Callable[[int], None] | None) -> list[DocumentReport]:
         by_checker: list[dict[str, list[Finding]]] = [{} for _ in docs]
         failures: list[list[CheckerFailure]] = [[] for _ in docs]
         for checker in self.checkers:

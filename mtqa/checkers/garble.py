@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from ..config import Settings
 from ..document import Document
 from ..findings import Finding
-from ..garble import LMHelper, detect
+from ..garble import LMHelper, detect_many
 from ..garble.lexicon import RULES_FILE, THRESHOLDS_FILE
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,7 @@ class GarbleChecker:
         return LMHelper(self._scorer) if self._scorer is not None else None
 
     def check(self, docs: Sequence[Document]) -> list[list[Finding]]:
-        lm = self._lm()
-        if lm is not None and len(docs) > 1:
-            try:  # score every sentence of the batch in one call
-                from ..lm import sentence_scores_many
-
-                sentence_scores_many(docs, lm.scorer)
-            except Exception:
-                log.debug("batched sentence scoring failed; scoring per document", exc_info=True)
-        return [detect(doc, lm, self.settings.use_gazetteer) for doc in docs]
+        return detect_many(list(docs), self._lm(), self.settings.use_gazetteer)
 
     def signature(self) -> dict[str, Any]:
         import hashlib

@@ -4,23 +4,31 @@ Rule hits come from a backend (see :mod:`mtqa.grammar`), are filtered by the new
 (LanguageTool rule and category ids), mapped to mtqa categories (``spelling``, ``grammar``,
 ``style``, and ``ocr`` for OCR-like damage), and passed through the name-aware filter
 (:mod:`mtqa.grammar.names`) so a correct foreign name is never reported as a spelling error.
+
+In candidate mode (a profile with ``candidates: true``, e.g. ``mtqa/data/grammar_candidates.yaml``)
+the engine runs its full default rule set and every match is reported at low confidence with
+``evidence.news_profile``: ``kept`` (then the finding is exactly what the news profile reports) or
+why the profile drops it (``rule_off``, ``known_name``, ``other_variant``, ``unknown_name``); a
+learned decision (:mod:`mtqa.decision`) chooses among them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 from ..config import Settings
 from ..document import Document
-from ..findings import Category, Finding
+from ..findings import Category, Finding, Severity
 from ..grammar import GrammarBackend, GrammarMatch, Profile, load_profile, make_backend
 from ..grammar.names import NameLookup, as_lookup, gazetteer_provider, is_name_like, near_miss
 
 log = logging.getLogger(__name__)
 
 _POSSESSIVE = ("'s", "’s", "'", "’")
+CANDIDATE_CONFIDENCE = 0.1  # a match the news profile drops: only a candidate for the decision
 
 
 class GrammarChecker:
@@ -99,10 +107,32 @@ class GrammarChecker:
         lookup = self._lookup_for(doc)
         out = []
         for match in matches:
-            finding = self._to_finding(doc, match, profile, lookup, backend)
+            finding, why = self._judge(doc, match, profile, lookup, backend)
+            if profile.candidates:
+                finding = self._candidate(doc, match, profile, backend, finding, why)
             if finding is not None:
                 out.append(finding)
         return out
+
+    def _candidate(
+        self, doc: Document, m: GrammarMatch, profile: Profile, backend: str, kept: Finding | None, why: str
+    ) -> Finding | None:
+        if kept is not None:
+            return replace(kept, evidence={**kept.evidence, "news_profile": "kept"})
+        start, end = max(0, m.start), min(len(doc.text), m.end)
+        if end < start:
+            return None
+        word = doc.text[start:end]
+        evidence: dict[str, Any] = {"backend": backend, "rule_id": m.rule_id, "rule_category": m.category_id,
+                                    "news_profile": why}  # fmt: skip
+        if m.issue_type:
+            evidence["issue_type"] = m.issue_type
+        return Finding(
+            start=start, end=end, category=profile.category_for(m.rule_id, m.category_id), severity=Severity.INFO,
+            confidence=CANDIDATE_CONFIDENCE, message=m.message or m.rule_id, check=f"grammar.{m.rule_id}",
+            suggestions=tuple(list(dict.fromkeys(s for s in m.suggestions if s != word))[: profile.max_suggestions]),
+            evidence=evidence,
+        )  # fmt: skip
 
     def _lookup_for(self, doc: Document) -> NameLookup | None:
         if self._fixed_lookup is not None:
@@ -121,11 +151,17 @@ class GrammarChecker:
     def _to_finding(
         self, doc: Document, m: GrammarMatch, profile: Profile, lookup: NameLookup | None, backend: str
     ) -> Finding | None:
+        return self._judge(doc, m, profile, lookup, backend)[0]
+
+    def _judge(
+        self, doc: Document, m: GrammarMatch, profile: Profile, lookup: NameLookup | None, backend: str
+    ) -> tuple[Finding | None, str]:
+        """What the news profile reports for one match, or None and why it drops it."""
         if not profile.allows(m.rule_id, m.category_id):
-            return None
+            return None, "rule_off"
         start, end = max(0, m.start), min(len(doc.text), m.end)
         if end < start:
-            return None
+            return None, "bad_span"
         word = doc.text[start:end]
         category = profile.category_for(m.rule_id, m.category_id)
         kind = category.value
@@ -139,10 +175,10 @@ class GrammarChecker:
         if name_like and lookup is not None and _known(lookup, word):
             # The gazetteer knows this name or variant: no rule overrides it. Only name-like
             # tokens are looked up: lowercase "heard" is not the place Heard.
-            return None
+            return None, "known_name"
         if profile.is_word_spelling(m.rule_id):
             if profile.is_other_variant(message) or (suggestions and profile.is_variant_spelling(word, suggestions[0])):
-                return None  # right in another English variant ("colour", "centre", "labourer")
+                return None, "other_variant"  # right in another English variant ("colour", "centre", "labourer")
             ocr = next(
                 ((s, why) for s in suggestions[:3] if (why := profile.ocr_explains(word, s, name_like=name_like))),
                 None,
@@ -156,7 +192,7 @@ class GrammarChecker:
             elif name_like:
                 canonical = near_miss(lookup, word, start, end)
                 if canonical is None:
-                    return None  # an unknown name is the gazetteer's call, not the spell checker's
+                    return None, "unknown_name"  # an unknown name is the gazetteer's call, not the spell checker's
                 category, kind = Category.SPELLING, "name_like"
                 suggestions = [canonical]  # never English words for a name
                 evidence.update(near_name=canonical, engine_message=message)
@@ -172,7 +208,7 @@ class GrammarChecker:
             check=f"grammar.{m.rule_id}",
             suggestions=tuple(suggestions[: profile.max_suggestions]),
             evidence=evidence,
-        )
+        ), "kept"
 
 
 def _known(lookup: NameLookup, word: str) -> bool:

@@ -303,15 +303,14 @@ class LMChecker:
 
     def examine(self, docs: Sequence[Document], min_suspicion: float | None = None) -> list[Examined]:
         """Score sentences, pick the most suspicious words, rescore their candidates."""
-        from ..lm import RescoreRequest, sentence_context, sentence_scores_many
+        from ..lm import rescore_edits, sentence_scores_many
 
         scorer = self.scorer
         floor = float(self.thresholds["min_suspicion"]) if min_suspicion is None else min_suspicion
         top = int(self.config["top_words_per_sentence"])
         after = int(self.config["continuation_words"])
-        window = scorer.card.context_chars if scorer.card else 600
         all_scores = sentence_scores_many(docs, scorer)
-        picked: list[tuple[Examined, RescoreRequest]] = []
+        picked: list[tuple[Examined, tuple]] = []
         for d, (doc, scores) in enumerate(zip(docs, all_scores)):
             for s, (span, scored) in enumerate(zip(doc.sentences, scores)):
                 words = doc.sentence_tokens(s)
@@ -338,17 +337,12 @@ class LMChecker:
                     if not cands:
                         continue
                     stop = words[min(k + after, len(words) - 1)].end if after else span.end
-                    text = doc.text[span.start : max(stop, token.end)]
                     if stop >= words[-1].end:
-                        text = span.of(doc.text)  # keep the sentence's final punctuation
-                    req = RescoreRequest(
-                        text,
-                        (token.start - span.start, token.end - span.start),
-                        [match_case(c.word, token.text) for c in cands],
-                        sentence_context(doc, s, window),
-                    )
-                    picked.append((Examined(d, s, token, surprisal, nxt, cands, [], suspicion), req))
-        deltas = scorer.rescore_batch([req for _, req in picked]) if picked else []
+                        stop = span.end  # keep the sentence's final punctuation
+                    edit = (doc, token.start, token.end, [match_case(c.word, token.text) for c in cands],
+                            max(stop, token.end), self.config.get("rescore_top_k"))  # fmt: skip
+                    picked.append((Examined(d, s, token, surprisal, nxt, cands, [], suspicion), edit))
+        deltas = rescore_edits(scorer, [edit for _, edit in picked])
         for (examined, _), values in zip(picked, deltas):
             examined.deltas = values
         return [e for e, _ in picked]

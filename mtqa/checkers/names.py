@@ -81,18 +81,12 @@ class NameChecker:
         sentence = next((s for s in doc.sentences if s.start <= suspect.best["start"] < s.end), None)
         if sentence is None:
             return None
-        text = doc.text[sentence.start : sentence.end]
-        span = (suspect.best["start"] - sentence.start, suspect.best["end"] - sentence.start)
         replacement = suspect.best["canonical"] if suspect.best["coverage"] >= 1.0 else suspect.best["form"].title()
         try:
-            from ..lm import sentence_context
+            from ..lm import rescore_edits
 
-            index = doc.sentences.index(sentence)
-            context = sentence_context(doc, index, 600)
-        except Exception:
-            context = ""
-        try:
-            return float(scorer.rescore(text, span, [replacement], context)[0])
+            edit = (doc, suspect.best["start"], suspect.best["end"], [replacement], sentence.end)
+            return float(rescore_edits(scorer, [edit])[0][0])
         except Exception:
             log.debug("names: LM rescoring failed", exc_info=True)
             return None

@@ -26,6 +26,7 @@ def _root(
 
 
 from . import bench, check, eval, serve  # noqa: E402,F401  (each module registers its sub-command)
+from . import batch  # noqa: E402,F401
 
 
 def main() -> None:

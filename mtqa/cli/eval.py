@@ -38,7 +38,7 @@ def _default_output(name: str) -> Path:
 
 @app.command("eval")
 def eval_command(
-    dataset: str = typer.Argument(..., help="ocr, names, demetr, mt_mqm, mt_qe_wordtags, or a path to such data."),
+    dataset: Optional[str] = typer.Argument(None, help="ocr, names, demetr, mt_mqm, mt_qe_wordtags, or a path to such data."),
     model: Optional[str] = typer.Option(None, "--model", help="Model card name (see models/)."),
     grammar: str = typer.Option("auto", "--grammar", help="Grammar backend name, or 'off'."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
@@ -51,6 +51,9 @@ def eval_command(
         "default", "--calibration", help="default (models/combiner.json) | off | path to a calibration model."
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON result file."),
+    cross_source: bool = typer.Option(
+        False, "--cross-source", help="Fit the learned decision on dev without one source, score that source (no LM)."
+    ),
 ) -> None:
     """Score mtqa's findings against the gold labels of an evaluation dataset."""
     from ..eval import DatasetError, run_eval
@@ -60,6 +63,15 @@ def eval_command(
     err = Console(stderr=True, highlight=False)
     if split not in _SPLITS:
         err.print(f"mtqa: --split must be one of {', '.join(_SPLITS)}")
+        raise typer.Exit(BAD_INPUT)
+    if cross_source:
+        if dataset is not None or split == "train":
+            err.print("mtqa: --cross-source takes no dataset (it uses every shared set) and --split dev|test|all")
+            raise typer.Exit(BAD_INPUT)
+        _cross_source(split, limit, output, err)
+        return
+    if dataset is None:
+        err.print("mtqa: give a dataset (or --cross-source)")
         raise typer.Exit(BAD_INPUT)
     settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm, calibration=calibration,
                         min_confidence=min_confidence)  # fmt: skip
@@ -121,3 +133,64 @@ def calibrate_command(
     console.print(f"wrote {fitted['path']} (data {fitted['model']['data_hash']}, "
                   f"{fitted['model']['fitted_on']['n_findings']} findings)")  # fmt: skip
     write_json(report or _default_output("calibration"), fitted["report"])
+
+
+def _cross_source(split: str, limit: Optional[int], output: Optional[Path], err: Console) -> None:
+    from ..eval import DatasetError
+    from ..eval.fit_decision import FIT_DATASETS, cross_source
+    from ..eval.report import table
+    from ..eval.runner import write_json
+
+    limits = {name: limit for name in FIT_DATASETS} if limit else None
+    splits = ("dev", "test") if split == "all" else (split,)
+    try:
+        results = cross_source(splits, limits, echo=lambda msg: err.print(msg, highlight=False))
+    except (DatasetError, FileNotFoundError, ValueError, ImportError) as exc:
+        err.print(f"mtqa: {exc}")
+        raise typer.Exit(BAD_INPUT)
+    console = Console(width=None if err.is_terminal else 240, highlight=False)
+    for name, result in results.items():
+        caption = (f"F1 of the error class (word tags: F1-BAD); learned decision: fitted on dev without the row's "
+                   f"source, threshold t chosen on its own dev data | all-dev model data {result['data_hash']}")  # fmt: skip
+        console.print(table(f"cross-source ({name} split of the held-out source)", result["rows"], caption))
+        demetr = [{"system": k, **v} for k, v in result["demetr"].items()]
+        console.print(table(f"DEMETR {name} (all-dev model): detection rate and clean-MT false alarms", demetr))
+        losing = [row for row, win in result["learned_beats_languagetool"].items() if not win]
+        console.print(f"learned decision ahead of LanguageTool rules alone on {len(result['rows']) - len(losing)}"
+                      f" of {len(result['rows'])} rows" + (f"; not on: {'; '.join(losing)}" if losing else ""))  # fmt: skip
+        path = write_json(output.with_name(f"{output.stem}-{name}{output.suffix}") if output and len(results) > 1
+                          else output or _default_output(f"cross-source-{name}"), result)  # fmt: skip
+        console.print(f"wrote {path}")
+
+
+@app.command("fit-decision")
+def fit_decision_command(
+    limit: Optional[str] = typer.Option(
+        None, "--limit", help="At most N dev records per dataset: N, or per dataset as names=200,ocr=10."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: models/decision.json."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Fit report JSON (threshold table, dev rows)."),
+) -> None:
+    """Fit the learned decision over the LM-free candidates on the dev splits (scikit-learn)."""
+    from ..eval import DatasetError
+    from ..eval.fit_decision import FIT_DATASETS, fit_decision
+    from ..eval.report import table
+    from ..eval.runner import write_json
+
+    err = Console(stderr=True, highlight=False)
+    limits = _parse_limits(limit)
+    if isinstance(limits, int):
+        limits = {name: limits for name in (*FIT_DATASETS, "demetr")}
+    try:
+        fitted = fit_decision(limits, output, echo=lambda msg: err.print(msg, highlight=False))
+    except (DatasetError, ValueError, ImportError) as exc:
+        err.print(f"mtqa: {exc}")
+        raise typer.Exit(BAD_INPUT)
+    console = Console(width=None if err.is_terminal else 220, highlight=False)
+    console.print(table("dev F1, out-of-fold (records grouped)", fitted["dev_rows"]))
+    rows = [{k: v for k, v in r.items() if k != "within_budget"} | {"ok": r["within_budget"]}
+            for r in fitted["threshold_table"]]  # fmt: skip
+    console.print(table("report threshold (dev, out-of-fold)", rows))
+    console.print(f"wrote {fitted['path']} (data {fitted['data_hash']}, {fitted['n_candidates']} candidates, "
+                  f"report threshold {fitted['report_threshold']})")  # fmt: skip
+    write_json(report or _default_output("decision-fit"), fitted)

@@ -136,6 +136,8 @@ class BinaryCounts:
 
 def flag_words(words: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> list[bool]:
     """A word is predicted bad when any finding span overlaps it."""
+    if not spans:  # most texts: no finding (the learned decision scores many thresholds)
+        return [False] * len(words)
     return [any(overlaps(ws, we, s, e) for s, e in spans) for ws, we in words]
 
 

@@ -53,5 +53,9 @@ def response(report: DocumentReport, signature: dict[str, Any]) -> dict[str, Any
     }
 
 
+def render_line(report: DocumentReport, signature: dict[str, Any]) -> str:
+    return dumps_line(response(report, signature)) + "\n"
+
+
 def render(reports: Sequence[DocumentReport], signature: dict[str, Any]) -> str:
-    return "".join(dumps_line(response(r, signature)) + "\n" for r in reports)
+    return "".join(render_line(r, signature) for r in reports)

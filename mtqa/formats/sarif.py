@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 from .. import __version__
 from ..offsets import LineIndex
 from ..pipeline import DocumentReport
+from .json_format import dumps
 
 _LEVEL = {"info": "note", "warning": "warning", "error": "error"}
 
@@ -55,4 +55,4 @@ def render(reports: Sequence[DocumentReport], signature: dict[str, Any]) -> str:
         "properties": {"signature": signature},
     }
     sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
-    return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
+    return dumps(sarif, indent=2) + "\n"

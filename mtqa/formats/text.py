@@ -10,6 +10,15 @@ from ..offsets import LineIndex
 from ..pipeline import DocumentReport
 
 _WINDOW = 70  # characters of context shown either side of a span on long lines
+# Shown one for one (so the underline stays under the span): controls and line breaks other than
+# "\n" as spaces, since a terminal would move the cursor; lone surrogates as U+FFFD, since they
+# cannot be written as UTF-8.
+_SHOWN = {**{c: " " for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]},
+          **{c: "\ufffd" for c in range(0xD800, 0xE000)}}  # fmt: skip
+
+
+def _shown(text: str) -> str:
+    return text.translate(_SHOWN)
 
 
 def _excerpt(line: str, col: int, width: int) -> tuple[str, str]:
@@ -20,7 +29,7 @@ def _excerpt(line: str, col: int, width: int) -> tuple[str, str]:
     prefix = "…" if left else ""
     shown = prefix + line[left:right] + ("…" if right < len(line) else "")
     marker = " " * (len(prefix) + start - left) + "^" * max(1, min(end, len(line)) - start)
-    return shown.replace("\t", " "), marker
+    return _shown(shown), marker
 
 
 def _evidence_line(finding: Finding) -> str:
@@ -51,24 +60,34 @@ def _finding_block(finding: Finding, lines: LineIndex, where: str) -> list[str]:
     return out
 
 
-def render(reports: Sequence[DocumentReport], signature: dict[str, Any]) -> str:
+def render_document(report: DocumentReport) -> str:
+    """One document's findings and verdict (``render`` is these, then the signature line)."""
     out: list[str] = []
-    for report in reports:
-        doc = report.document
-        where = doc.path or doc.id or "<stdin>"
-        lines = LineIndex(doc.original)
-        for finding in report.findings:
-            out += _finding_block(finding, lines, where)
-            out.append("")
-        for failure in report.failures:
-            out.append(f"{where}: checker {failure.checker} failed: {failure.error}")
-        counts = Counter(f.severity.value for f in report.findings)
-        breakdown = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
-        total = len(report.findings)
-        out.append(
-            f"{where}: {report.verdict.value.upper()} — {total} finding{'s' if total != 1 else ''}"
-            + (f" ({breakdown})" if breakdown else "")
-        )
+    doc = report.document
+    where = doc.path or doc.id or "<stdin>"
+    if doc.path and doc.id and doc.id != doc.path:  # a JSONL record: its id names it
+        where = f"{doc.path}[{doc.id}]"
+    where = _shown(where)
+    lines = LineIndex(doc.original)
+    for finding in report.findings:
+        out += _finding_block(finding, lines, where)
         out.append("")
-    out.append(f"signature: {signature.get('text', '')}")
-    return "\n".join(out) + "\n"
+    for failure in report.failures:
+        out.append(f"{where}: checker {failure.checker} failed: {failure.error}")
+    counts = Counter(f.severity.value for f in report.findings)
+    breakdown = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
+    total = len(report.findings)
+    out.append(
+        f"{where}: {report.verdict.value.upper()} — {total} finding{'s' if total != 1 else ''}"
+        + (f" ({breakdown})" if breakdown else "")
+    )
+    out.append("")
+    return "".join(line + "\n" for line in out)
+
+
+def render_footer(signature: dict[str, Any]) -> str:
+    return f"signature: {signature.get('text', '')}\n"
+
+
+def render(reports: Sequence[DocumentReport], signature: dict[str, Any]) -> str:
+    return "".join(render_document(r) for r in reports) + render_footer(signature)

@@ -1,8 +1,9 @@
 """MT garble detectors: decoder repetitions, untranslated words, case damage, fragments,
 broken attributions, first-person framing, pronoun artefacts, word-order and word-form slips, surprisal outliers.
 
-``detect(doc, lm=None, use_gazetteer=True)`` runs them all on one document; the LM-based ones run
-only when ``lm`` (an :class:`LMHelper` around an ``mtqa.lm`` scorer) is given. Word lists live in
+``detect_many(docs, lm=None, use_gazetteer=True)`` runs them all on a batch of documents (``detect``
+on one); the LM-based ones run only when ``lm`` (an :class:`LMHelper` around an ``mtqa.lm`` scorer)
+is given, and every rewrite of every document of the batch goes to the scorer in one queue. Word lists live in
 ``mtqa/data/garble.yaml``, calibrated thresholds in ``mtqa/data/garble_thresholds.yaml``.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 from ..document import Document
 from ..findings import Finding
 from .gazetteer import name_info
-from .lmslips import LMHelper, find_lm_slips, find_surprisal_outliers
-from .pronoun import build_findings, find_candidates
+from .lmslips import LMHelper, find_surprisal_outliers, plan_slips, slip_findings
+from .pronoun import build_findings, find_candidates, pronoun_edits
 from .rules import (
     find_broken_attributions,
     find_case_damage,
@@ -23,7 +24,7 @@ from .rules import (
     find_untranslated,
 )
 
-__all__ = ["LMHelper", "detect", "detect_rules"]
+__all__ = ["LMHelper", "detect", "detect_many", "detect_rules"]
 
 
 def detect_rules(doc: Document, use_gazetteer: bool = True) -> list[Finding]:
@@ -41,16 +42,30 @@ def detect_rules(doc: Document, use_gazetteer: bool = True) -> list[Finding]:
 
 
 def detect(doc: Document, lm: LMHelper | None = None, use_gazetteer: bool = True) -> list[Finding]:
-    found = detect_rules(doc, use_gazetteer)
-    info = name_info(doc, use_gazetteer)
-    candidates = find_candidates(doc, info)
-    if lm is not None:
-        found += build_findings(doc, candidates, lm.rescore, lambda i: lm.context(doc, i))
-        taken = [(f.start, f.end) for f in found]
-        for f in find_lm_slips(doc, lm):
-            if all(f.end <= s or f.start >= e for s, e in taken):
-                found.append(f)
-        found += find_surprisal_outliers(doc, lm)
-    else:
-        found += build_findings(doc, candidates, None, lambda i: "")
-    return sorted(found, key=lambda f: (f.start, f.end, f.check))
+    return detect_many([doc], lm, use_gazetteer)[0]
+
+
+def detect_many(docs: list[Document], lm: LMHelper | None = None, use_gazetteer: bool = True) -> list[list[Finding]]:
+    found = [detect_rules(doc, use_gazetteer) for doc in docs]
+    candidates = [find_candidates(doc, name_info(doc, use_gazetteer)) for doc in docs]
+    if lm is None:
+        for doc, out, cands in zip(docs, found, candidates):
+            out += build_findings(doc, cands, None)
+        return [sorted(out, key=lambda f: (f.start, f.end, f.check)) for out in found]
+    lm.prepare(docs)
+    plans = [plan_slips(doc, lm) for doc in docs]
+    edits, owners = [], []
+    for n, (doc, cands, (slips, slip_edits)) in enumerate(zip(docs, candidates, plans)):
+        for kind, batch in (("pronoun", pronoun_edits(doc, cands)), ("slip", slip_edits)):
+            edits += batch
+            owners += [(n, kind)] * len(batch)
+    deltas = lm.rescore_edits(edits)
+    by_doc: list[dict[str, list[list[float]]]] = [{"pronoun": [], "slip": []} for _ in docs]
+    for (n, kind), d in zip(owners, deltas):
+        by_doc[n][kind].append(d)
+    for doc, out, cands, (slips, _), mine in zip(docs, found, candidates, plans, by_doc):
+        out += build_findings(doc, cands, mine["pronoun"])
+        taken = [(f.start, f.end) for f in out]
+        out += [f for f in slip_findings(slips, mine["slip"]) if all(f.end <= s or f.start >= e for s, e in taken)]
+        out += find_surprisal_outliers(doc, lm)
+    return [sorted(out, key=lambda f: (f.start, f.end, f.check)) for out in found]

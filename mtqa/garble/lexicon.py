@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -94,11 +95,30 @@ def ends_sentence(text: str) -> bool:
     return bool(_FINAL_PUNCT.search(text))
 
 
+def _doc_line(doc: Document, pos: int) -> tuple[int, int]:
+    """``line_bounds`` from a per-document index: a scan per sentence would be quadratic in a long line."""
+    starts = doc.annotation("lexicon.line_starts", lambda d: [0, *(m.end() for m in re.finditer("\n", d.text))])
+    i = bisect_right(starts, pos) - 1
+    return starts[i], starts[i + 1] - 1 if i + 1 < len(starts) else len(doc.text)
+
+
+def _per_line(doc: Document, sentence: Span, fact: str, compute) -> bool:
+    """A fact about the sentence's line, computed once per line (they read the whole line)."""
+    line_start, line_end = _doc_line(doc, sentence.start)
+    memo = doc.annotation("lexicon.line_facts", lambda d: {})
+    key = (fact, line_start)
+    if key not in memo:
+        memo[key] = compute(doc.text[line_start:line_end].strip())
+    return memo[key]
+
+
 def is_headline(doc: Document, sentence: Span) -> bool:
     """Short title-case line without final punctuation ("Major Turning Point in War")."""
+    return _per_line(doc, sentence, "headline", _is_headline_line)
+
+
+def _is_headline_line(line: str) -> bool:
     cfg = rules()["headline"]
-    line_start, line_end = line_bounds(doc.text, sentence.start)
-    line = doc.text[line_start:line_end].strip()
     if not line or re.search(r"[.!?]['\"”’)]*$", line):
         return False
     words = re.findall(r"[^\W\d_][\w'’\-]*", line)
@@ -112,9 +132,7 @@ def is_headline(doc: Document, sentence: Span) -> bool:
 
 def is_unpunctuated_line(doc: Document, sentence: Span) -> bool:
     """A line that is one unpunctuated unit: headline, caption, dateline, byline, list item."""
-    line_start, line_end = line_bounds(doc.text, sentence.start)
-    line = doc.text[line_start:line_end].strip()
-    return not ends_sentence(line)
+    return _per_line(doc, sentence, "unpunctuated", lambda line: not ends_sentence(line))
 
 
 # ---------------------------------------------------------------- scripts

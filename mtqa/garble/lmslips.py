@@ -29,28 +29,23 @@ class LMHelper:
 
     def __init__(self, scorer: Any) -> None:
         self.scorer = scorer
-        card = getattr(scorer, "card", None)
-        self.window = int(getattr(card, "context_chars", 600) or 600)
+
+    def prepare(self, docs: Sequence[Document]) -> None:
+        """Score every sentence of the batch in one pass."""
+        from ..lm import sentence_scores_many
+
+        sentence_scores_many(docs, self.scorer)
 
     def sentence_scores(self, doc: Document) -> list[Any]:
         from ..lm import sentence_scores
 
         return sentence_scores(doc, self.scorer)
 
-    def context(self, doc: Document, index: int) -> str:
-        from ..lm import sentence_context
+    def rescore_edits(self, edits: Sequence[tuple[Document, int, int, Sequence[str], int]]) -> list[list[float]]:
+        """Δ log-prob per candidate of each ``(doc, start, end, candidates, stop)`` (one queue)."""
+        from ..lm import rescore_edits
 
-        return sentence_context(doc, index, self.window)
-
-    def rescore(self, requests: Sequence[tuple[str, tuple[int, int], Sequence[str], str]]) -> list[list[float]]:
-        if not requests:
-            return []
-        batch = getattr(self.scorer, "rescore_batch", None)
-        if callable(batch):
-            from ..lm import RescoreRequest
-
-            return batch([RescoreRequest(t, s, list(c), ctx) for t, s, c, ctx in requests])
-        return [self.scorer.rescore(t, s, list(c), context=ctx) for t, s, c, ctx in requests]
+        return rescore_edits(self.scorer, edits)
 
 
 # ---------------------------------------------------------------- candidate rewrites
@@ -314,24 +309,25 @@ _KINDS = {
 }
 
 
-def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
+def plan_slips(doc: Document, lm: LMHelper) -> tuple[list[_Rewrite], list[tuple[Document, int, int, list[str], int]]]:
+    """The rewrites of a document and their edits, each scored ``tail_words`` words past it: the
+    effect of a local rewrite on the LM fades after a few words."""
     th = thresholds()["lm_slips"]
-    scored = lm.sentence_scores(doc)
-    plans = plan_rewrites(doc, scored)
-    # One request per rewrite, cut ``tail_words`` words after it: the effect of a local rewrite on
-    # the LM fades after a few words, and the scorer shares the prefix among the candidates.
+    floors = th.get("min_position_bits", {})
+    plans = [p for p in plan_rewrites(doc, lm.sentence_scores(doc)) if p.surprisal >= float(floors.get(p.kind, 0.0))]
     tail_words = int(th["tail_words"])
-    context_chars = int(th["context_chars"])
-    requests = []
+    top_k = rules()["lm_slips"].get("rescore_top_k", {})
+    edits = []
     for p in plans:
         sentence = doc.sentences[p.sentence]
         after = [t for t in doc.sentence_tokens(p.sentence) if t.start >= p.end]
-        cut = after[tail_words - 1].end if len(after) >= tail_words else sentence.end
-        body = doc.text[sentence.start : cut]
-        span = (p.start - sentence.start, p.end - sentence.start)
-        context = lm.context(doc, p.sentence)[-context_chars:] if context_chars else ""
-        requests.append((body, span, p.candidates, context))
-    deltas = lm.rescore(requests)
+        stop = after[tail_words - 1].end if len(after) >= tail_words else sentence.end
+        edits.append((doc, p.start, p.end, p.candidates, stop, top_k.get(p.kind)))
+    return plans, edits
+
+
+def slip_findings(plans: list[_Rewrite], deltas: list[list[float]]) -> list[Finding]:
+    th = thresholds()["lm_slips"]
     best_by_span: dict[tuple[int, int], Finding] = {}
     for p, d in zip(plans, deltas):
         if not d:
@@ -371,6 +367,11 @@ def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
         if all(f.end <= g.start or f.start >= g.end for g in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: f.start)
+
+
+def find_lm_slips(doc: Document, lm: LMHelper) -> list[Finding]:
+    plans, edits = plan_slips(doc, lm)
+    return slip_findings(plans, lm.rescore_edits(edits))
 
 
 def find_surprisal_outliers(doc: Document, lm: LMHelper) -> list[Finding]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..document import Document
 from ..findings import Category, Finding, Severity
@@ -19,7 +19,6 @@ from .gazetteer import NameInfo
 from .lexicon import lower_set, quote_mask, rules, thresholds, word_class
 
 # (text, span, candidates, context) -> Δ log-prob per candidate; None when no LM.
-Rescore = Callable[[Sequence[tuple[str, tuple[int, int], Sequence[str], str]]], list[list[float]]]
 
 
 @dataclass
@@ -153,22 +152,22 @@ def _match_case(word: str, like: str) -> str:
     return word[0].upper() + word[1:] if like[:1].isupper() else word
 
 
+def pronoun_edits(doc: Document, candidates: list[PronounCandidate]) -> list[tuple[Document, int, int, list[str], int]]:
+    """The LM rewrites of each candidate: its/their/the in place, scored to the end of the sentence."""
+    replacements = list(rules()["pronoun"]["candidates"])
+    return [(doc, c.token.start, c.token.end, [_match_case(r, c.token.text) for r in replacements],
+             doc.sentences[c.sentence].end) for c in candidates]  # fmt: skip
+
+
 def build_findings(
-    doc: Document, candidates: list[PronounCandidate], rescore: Rescore | None, context_of: Callable[[int], str]
+    doc: Document, candidates: list[PronounCandidate], deltas: list[list[float]] | None
 ) -> list[Finding]:
+    """Findings from the candidates and, with the LM, the Δ log-prob of each of
+    :func:`pronoun_edits`' rewrites (``None``: rule only)."""
     cfg = rules()["pronoun"]
     th = thresholds()["pronoun"]
     conf = thresholds()["confidence"]
     replacements = list(cfg["candidates"])
-    deltas: list[list[float]] | None = None
-    if rescore is not None and candidates:
-        requests = []
-        for c in candidates:
-            sentence = doc.sentences[c.sentence]
-            text = sentence.of(doc.text)
-            span = (c.token.start - sentence.start, c.token.end - sentence.start)
-            requests.append((text, span, [_match_case(r, c.token.text) for r in replacements], context_of(c.sentence)))
-        deltas = rescore(requests)
     found: list[Finding] = []
     for n, c in enumerate(candidates):
         word = c.token.text

@@ -68,6 +68,12 @@ class CorruptionModel:
             if src != dst:
                 self._by_src.setdefault(src, []).append((dst, cost))
         self._max_src = max((len(s) for s in self._by_src), default=1)
+        # The DP looks ops up by (source unit, target unit) instead of scanning every op per cell.
+        self._table = {src: dict(ops) for src, ops in self._by_src.items()}
+        self._dsts = frozenset(dst for ops in self._by_src.values() for dst, _ in ops)
+        self._max_dst = max((len(d) for d in self._dsts), default=1)
+        self._cache: dict[tuple, Alignment] = {}
+        self._skeletons: dict[str, str] = {}
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -90,12 +96,26 @@ class CorruptionModel:
     def cost(self, canonical: str, observed: str) -> float:
         return self.align(canonical, observed).cost
 
-    def align(self, canonical: str, observed: str, need_ops: bool = True) -> Alignment:
-        """Viterbi alignment (cheapest op sequence) of ``canonical`` to ``observed``."""
-        return _align(self, canonical, observed, need_ops)
+    def align(self, canonical: str, observed: str, need_ops: bool = True,
+              max_cost: float | None = None) -> Alignment:
+        """Viterbi alignment (cheapest op sequence) of ``canonical`` to ``observed``. With
+        ``max_cost``, paths dearer than that are abandoned (the cost is then ``inf``)."""
+        key = (canonical, observed, need_ops, max_cost)
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) > 200_000:  # names repeat within and across documents; bound the memory
+                self._cache.clear()
+            bound = float("inf") if max_cost is None else max_cost
+            hit = self._cache[key] = _align(self, canonical, observed, need_ops, bound)
+        return hit
 
     def skeleton(self, folded: str) -> str:
-        return skeleton(folded, self.skeleton_rules)
+        hit = self._skeletons.get(folded)
+        if hit is None:
+            if len(self._skeletons) > 200_000:
+                self._skeletons.clear()
+            hit = self._skeletons[folded] = skeleton(folded, self.skeleton_rules)
+        return hit
 
     def mt_likeness(self, ops: Iterable[Op]) -> float:
         """Mean log-likelihood ratio of the ops: > 0 looks like an MT error, < 0 like a variant."""
@@ -109,29 +129,28 @@ def _cost(p: float, p_floor: float, min_cost: float) -> float:
     return max(min_cost, min(1.0, math.log(p) / math.log(p_floor)))
 
 
-def _align(model: CorruptionModel, a: str, b: str, need_ops: bool) -> Alignment:
+def _align(model: CorruptionModel, a: str, b: str, need_ops: bool, bound: float = float("inf")) -> Alignment:
     n, m = len(a), len(b)
     inf = float("inf")
     width = m + 1
     dist = [inf] * ((n + 1) * width)
     back: list = [None] * ((n + 1) * width)
     dist[0] = 0.0
-    by_src = model._by_src
-    # Ops that can start at each position of ``a``: (source length, target unit, cost).
-    starts = []
-    for i in range(n + 1):
-        here_ops = []
-        for k in range(0, min(model._max_src, n - i) + 1):
-            for dst, c in by_src.get(a[i : i + k], ()):
-                here_ops.append((k, dst, len(dst), c))
-        starts.append(here_ops)
+    table = model._table
+    # Ops that can start at each position of ``a``: (source length, {target unit: cost}).
+    starts = [[(k, table[a[i : i + k]]) for k in range(0, min(model._max_src, n - i) + 1) if a[i : i + k] in table]
+              for i in range(n + 1)]
+    # Target units present in ``b`` at each position (only those some op produces).
+    dsts = model._dsts
+    units = [[(length, b[j : j + length]) for length in range(0, min(model._max_dst, m - j) + 1)
+              if b[j : j + length] in dsts] for j in range(m + 1)]
     for i in range(n + 1):
         row = i * width
         ops_i = starts[i]
         ai = a[i] if i < n else ""
         for j in range(m + 1):
             here = dist[row + j]
-            if here == inf:
+            if here > bound:
                 continue
             if i < n:
                 if j < m:
@@ -149,13 +168,18 @@ def _align(model: CorruptionModel, a: str, b: str, need_ops: bool) -> Alignment:
                 if here + 1.0 < dist[k]:
                     dist[k] = here + 1.0
                     back[k] = (i, j, "", b[j])
-            for klen, dst, dlen, c in ops_i:
-                if j + dlen <= m and b.startswith(dst, j):
-                    k = (i + klen) * width + j + dlen
-                    if here + c < dist[k]:
-                        dist[k] = here + c
-                        back[k] = (i, j, a[i : i + klen], dst)
+            if ops_i:
+                for dlen, dst in units[j]:
+                    for klen, costs in ops_i:
+                        c = costs.get(dst)
+                        if c is not None:
+                            k = (i + klen) * width + j + dlen
+                            if here + c < dist[k]:
+                                dist[k] = here + c
+                                back[k] = (i, j, a[i : i + klen], dst)
     total = dist[n * width + m]
+    if total > bound:
+        return Alignment(inf, [])
     ops: list[Op] = []
     if need_ops:
         k = n * width + m

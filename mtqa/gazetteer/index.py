@@ -2,13 +2,14 @@
 
 ``load_gazetteer(names_files)`` returns a ``Gazetteer``: entries in columns (canonical form,
 kind, country, region, population, prominence, source), ``forms`` (folded form -> entry ids),
-retrieval ``blocks`` (first letter -> folded forms, for rapidfuzz) and ``name_parts`` (folded
-given names and surnames, for plausibility). The newsroom list is applied on top at load time,
+a retrieval index over corruption skeletons (see :meth:`Gazetteer.retrieve`) and ``name_parts``
+(folded given names and surnames, for plausibility). The newsroom list is applied on top at load time,
 so editing it never forces a rebuild. ``gazetteer_hash(names_files)`` is the run signature key.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import pickle
 import sys
 import tempfile
 import time
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -27,9 +29,34 @@ from .corruption import COSTS_PATH
 from .normalize import fold, is_latin
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 MIN_RETRIEVAL_LENGTH = 4
 PRIORITY_PROMINENCE = 0.8
+# Skeletons shorter than this are not indexed by their deletions (two letters match everything).
+MIN_KEY_LENGTH = 3
+
+
+def _key_hash(key: str) -> int:
+    """A stable 32-bit key (Python's str hash changes per process; the index is pickled). A rare
+    collision only adds a candidate that the distance check after the look-up drops."""
+    return zlib.crc32(key.encode())
+
+
+def deletions(skel: str) -> set[str]:
+    """The skeleton and every form of it with one letter dropped (a symmetric-deletion index:
+    two skeletons within one substitution, insertion or deletion share a key)."""
+    keys = {skel}
+    if len(skel) > MIN_KEY_LENGTH:
+        keys.update(skel[:i] + skel[i + 1 :] for i in range(len(skel)))
+    return keys
+
+
+def index_keys(skel: str) -> set[str]:
+    """Keys a known skeleton is filed under: its deletions, and itself cut short by 2 or 3
+    letters (MT and scraping truncate names: "Zaporizh", "Kramat")."""
+    keys = deletions(skel)
+    keys.update(skel[:-k] for k in (2, 3) if len(skel) - k >= max(MIN_KEY_LENGTH, 4))
+    return keys
 
 
 class Gazetteer:
@@ -44,9 +71,13 @@ class Gazetteer:
         self.preferred: dict[int, str] = {}
         self.note: dict[int, str] = {}
         self.forms: dict[str, tuple[int, ...]] = {}
-        self.blocks: dict[str, list[str]] = {}
         self.skeletons: dict[str, tuple[str, ...]] = {}  # retrieval skeleton -> folded forms
-        self.skeleton_blocks: dict[str, list[str]] = {}
+        # Retrieval: sorted 32-bit hashes of every skeleton's index keys, with the skeleton ids.
+        self.skeleton_list: list[str] = []
+        self.key_hashes = None  # numpy uint32, sorted
+        self.key_ids = None  # numpy int32, aligned with key_hashes
+        self.extra_keys: dict[str, set[str]] = {}  # newsroom skeletons (overlay), key -> skeletons
+        self.form_prominence: dict[str, float] = {}  # folded form -> its most prominent reading
         # Searched with a looser cutoff: prominent entities (seed lists, big places) and the
         # places of each region (used for the regions a document is about).
         self.priority_forms: list[str] = []
@@ -109,22 +140,27 @@ class Gazetteer:
         return max(same, key=lambda e: self.prominence[e]) if same else None
 
     def finish(self) -> None:
+        import numpy as np
+
         from .corruption import default_model
 
         model = default_model()
-        blocks: dict[str, set[str]] = {}
         skeletons: dict[str, list[str]] = {}
-        for form in self.forms:
+        for form, ids in self.forms.items():
             if len(form) >= MIN_RETRIEVAL_LENGTH:
-                blocks.setdefault(form[0], set()).add(form)
                 skeletons.setdefault(model.skeleton(form), []).append(form)
-        self.blocks = {k: sorted(v) for k, v in blocks.items()}
-        self.skeletons = {k: tuple(v) for k, v in skeletons.items()}
-        skel_blocks: dict[str, list[str]] = {}
-        for skel in self.skeletons:
-            if skel:
-                skel_blocks.setdefault(skel[0], []).append(skel)
-        self.skeleton_blocks = skel_blocks
+                self.form_prominence[form] = max(self.prominence[i] for i in ids)
+        self.skeletons = {k: tuple(v) for k, v in skeletons.items() if k}
+        self.skeleton_list = sorted(self.skeletons)
+        hashes: list[int] = []
+        ids: list[int] = []
+        for sid, skel in enumerate(self.skeleton_list):
+            keys = index_keys(skel)
+            hashes.extend(_key_hash(k) for k in keys)
+            ids.extend([sid] * len(keys))
+        order = np.argsort(np.asarray(hashes, dtype=np.uint32), kind="stable")
+        self.key_hashes = np.asarray(hashes, dtype=np.uint32)[order]
+        self.key_ids = np.asarray(ids, dtype=np.int32)[order]
         priority: set[str] = set()
         regions: dict[str, set[str]] = {}
         for form, ids in self.forms.items():
@@ -149,30 +185,37 @@ class Gazetteer:
             "prominence": round(self.prominence[eid], 3), "source": self.source[eid],
         }
 
-    def retrieve(self, folded: str, keys: Sequence[str], skel: str = "", limit: int = 12,
-                 cutoff: float = 60.0) -> list[str]:
-        """Forms near ``folded``: rapidfuzz ratio over the blocks of its first-letter class, plus
-        forms whose retrieval skeleton is near ``skel`` (catches l/r, c/k, i/y... corruptions)."""
-        from rapidfuzz import fuzz, process
+    def retrieve(self, skel: str) -> list[str]:
+        """Known skeletons within about two edits of ``skel`` (one substitution, insertion or
+        deletion on each side, a cut-off ending or an added one): exact hash look-ups, no scan.
+        The skeleton already merges l/r, z/d/j, c/k, v/b, i/y, doubled letters (see the prior)."""
+        import numpy as np
 
-        found: dict[str, float] = {}
+        if not skel or self.key_hashes is None:
+            return []
+        keys = deletions(skel)
+        wanted = np.fromiter((_key_hash(k) for k in keys), dtype=np.uint32, count=len(keys))
+        lo = np.searchsorted(self.key_hashes, wanted, "left")
+        hi = np.searchsorted(self.key_hashes, wanted, "right")
+        found = [self.key_ids[a:b] for a, b in zip(lo, hi) if b > a]
+        out = [self.skeleton_list[i] for i in np.unique(np.concatenate(found))] if found else []
+        # A known skeleton equal to this one less 2 or 3 final letters: MT leaves source-language
+        # endings on names ("Darwinil", "Polotski"). The list is sorted: a binary search each.
+        for k in (2, 3):
+            if len(skel) - k >= 4:
+                stem = skel[:-k]
+                at = bisect.bisect_left(self.skeleton_list, stem)
+                if at < len(self.skeleton_list) and self.skeleton_list[at] == stem:
+                    out.append(stem)
+                keys = keys | {stem}  # newsroom skeletons (below) are filed under their own key too
         for key in keys:
-            block = self.blocks.get(key)
-            if block:
-                for form, score, _ in process.extract(folded, block, scorer=fuzz.ratio, limit=limit,
-                                                      score_cutoff=cutoff):
-                    found[form] = max(found.get(form, 0.0), score)
-        if skel and self.skeleton_blocks.get(skel[0]):
-            for sk, score, _ in process.extract(skel, self.skeleton_blocks[skel[0]], scorer=fuzz.ratio,
-                                                limit=limit, score_cutoff=cutoff + 10):
-                for form in self.skeletons[sk]:
-                    found[form] = max(found.get(form, 0.0), score - 5)
-        ranked = sorted(found.items(), key=lambda x: -x[1])
-        return [form for form, _ in ranked[: 2 * limit]]  # the weighted model rescores these
+            out.extend(self.extra_keys.get(key, ()))
+        return list(dict.fromkeys(out))
 
     def retrieve_focused(self, folded: str, regions: Sequence[str], limit: int = 5,
                          cutoff: float = 50.0) -> list[str]:
-        """Forms near ``folded`` among prominent entities and the places of ``regions``."""
+        """Forms near ``folded`` among prominent entities and the places of ``regions`` (looser
+        than the skeleton index; used when the document is about those regions)."""
         from rapidfuzz import fuzz, process
 
         pools = [self.priority_forms, *(self.region_forms.get(r, []) for r in regions)]
@@ -184,7 +227,7 @@ class Gazetteer:
         return list(dict.fromkeys(found))
 
     def overlay(self, paths: Iterable[Path]) -> None:
-        """The newsroom list, applied last so it wins; its forms join the retrieval blocks."""
+        """The newsroom list, applied last so it wins; its forms join the retrieval index."""
         added = set()
         for path in paths:
             for entry in sources.newsroom_list(Path(path)):
@@ -196,16 +239,13 @@ class Gazetteer:
         model = default_model()
         for form in added:
             if len(form) >= MIN_RETRIEVAL_LENGTH:
-                block = self.blocks.setdefault(form[0], [])
-                if form not in block:
-                    block.append(form)
                 self.priority_forms.append(form)
+                self.form_prominence[form] = max(self.prominence[i] for i in self.forms[form])
                 skel = model.skeleton(form)
                 if skel:
                     self.skeletons[skel] = tuple(dict.fromkeys((*self.skeletons.get(skel, ()), form)))
-                    sblock = self.skeleton_blocks.setdefault(skel[0], [])
-                    if skel not in sblock:
-                        sblock.append(skel)
+                    for key in index_keys(skel):
+                        self.extra_keys.setdefault(key, set()).add(skel)
 
 
 def _file_hash(paths: Iterable[Path]) -> str:
@@ -309,10 +349,10 @@ def _with_overlay(base: Gazetteer, paths: tuple[str, ...], _key: str) -> Gazette
     for attr in ("canonical", "kind", "country", "region", "population", "prominence", "source"):
         setattr(gaz, attr, list(getattr(base, attr)))
     gaz.preferred, gaz.note, gaz.forms = dict(base.preferred), dict(base.note), dict(base.forms)
-    gaz.blocks = {k: list(v) for k, v in base.blocks.items()}
     gaz.skeletons = dict(base.skeletons)
     gaz.priority_forms = list(base.priority_forms)
-    gaz.skeleton_blocks = {k: list(v) for k, v in base.skeleton_blocks.items()}
+    gaz.form_prominence = dict(base.form_prominence)
+    gaz.extra_keys = {k: set(v) for k, v in base.extra_keys.items()}
     gaz.overlay(Path(p) for p in paths)
     return gaz
 

@@ -7,8 +7,9 @@ and for every near-miss judged corrupted (``status`` "corrupt", with ``suggestio
 other checkers read it (e.g. whether "his"/"her" can refer to the nearest entity).
 
 Per suspect word (capitalised, not common English, not a known name part, not in the
-gazetteer): retrieve forms near it (rapidfuzz over first-letter blocks and corruption
-skeletons), score each with the weighted corruption model, rank entities by cost, prominence
+gazetteer): retrieve known forms whose corruption skeleton is within about two edits of its
+own (hash look-ups in a symmetric-deletion index), keep the few nearest by rapidfuzz's C++
+Levenshtein distance and prominence, score only those with the weighted corruption model, rank entities by cost, prominence
 and agreement with the document's other resolved names, then decide with a calibrated
 logistic model (``data/gazetteer/decision.toml``; fitted by ``mtqa.gazetteer.calibrate``).
 """
@@ -30,7 +31,9 @@ from .index import Gazetteer
 from .normalize import fold, has_cyrillic, is_latin
 
 DECISION_PATH = PACKAGE_DATA / "gazetteer" / "decision.toml"
-FEATURES = ("bias", "cost", "ncost", "prominence", "context", "mt_likeness", "zipf", "margin")
+FEATURES = ("bias", "cost", "ncost", "prominence", "context", "mt_likeness", "zipf", "margin", "edit_distance",
+            "en_near", "cut", "same_skeleton")
+ENGLISH_VOCABULARY = 60_000  # wordfreq's most frequent English words that count as "an English word"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,35 @@ def decide(weights: dict[str, float], gate: dict, features: dict[str, float]) ->
     if features["ncost"] > gate["max_ncost"] or features["cost"] > gate["max_cost"]:
         return 0.0
     return _sigmoid(sum(weights[k] * features[k] for k in FEATURES))
+
+
+@lru_cache(maxsize=1)
+def _english() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    # The raw frequency table (fast to read); Zipf = log10(frequency per billion words).
+    table = get_frequency_dict("en")
+    top = sorted(table.items(), key=lambda kv: -kv[1])[:ENGLISH_VOCABULARY]
+    return {w: math.log10(f * 1e9) for w, f in top if w.isalpha()}
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@lru_cache(maxsize=1 << 16)
+def english_neighbour(folded: str) -> float:
+    """Zipf frequency of the most frequent English word one edit away from ``folded`` (0: none).
+    "Conditons" is near an English word, "Balakriya" is not: MT damages words and names alike."""
+    words = _english()
+    if " " in folded or len(folded) > 30:
+        return 0.0
+    splits = [(folded[:i], folded[i:]) for i in range(len(folded) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    edits |= {a + c + b for a, b in splits for c in _LETTERS}
+    edits.discard(folded)
+    return max((words[e] for e in edits if e in words), default=0.0)
 
 
 def _zipf(word: str) -> float:
@@ -166,17 +198,16 @@ class Matcher:
         focus = [r for r, w in regions.most_common(3) if w >= self.rank["context_min_weight"]]
         for start, end, text, n_words in spans:
             query = fold(text)
-            keys = self.model.groups.get(query[:1], (query[:1],))
-            forms = self.gaz.retrieve(query, keys, self.model.skeleton(query))
-            forms += self.gaz.retrieve_focused(query, focus)
+            forms = self.candidate_forms(query, focus)
             prev = fold(text.split()[0]) if n_words == 2 and start < suspect.start else None
-            for form in dict.fromkeys(forms):
-                if form in self.exclude or form == query:
-                    continue
+            for form in forms:
                 ratio = max(len(form), len(query)) / max(1, min(len(form), len(query)))
                 if ratio > max_ratio:
                     continue
-                alignment = self.model.align(form, query)
+                # Dearer than the gate can never be flagged: abandon those paths early.
+                alignment = self.model.align(form, query, max_cost=self.gate["max_cost"])
+                if alignment.cost == math.inf:
+                    continue
                 for eid in self.gaz.lookup(form):
                     canonical = self.gaz.canonical[eid]
                     coverage = min(1.0, n_words / max(1, len(canonical.split())))
@@ -196,7 +227,10 @@ class Matcher:
                             "ncost": alignment.cost / max(len(form), 1), "ops": alignment.ops,
                             "prominence": self.gaz.prominence[eid], "context": context,
                             "mt_likeness": self.model.mt_likeness(alignment.ops), "rank": rank,
-                            "coverage": coverage,
+                            "coverage": coverage, "edit_distance": _levenshtein(form, query),
+                            # a cut-off or extended name, and one whose skeleton is the known one's
+                            "cut": float(form.startswith(query) or query.startswith(form)),
+                            "same_skeleton": float(self.model.skeleton(form) == self.model.skeleton(query)),
                         }
         ranked = sorted(by_entity.values(), key=lambda c: -c["rank"])
         suspect.candidates = ranked[:5]
@@ -211,12 +245,62 @@ class Matcher:
         suspect.best = best
         suspect.probability = self.probability(self.features(suspect))
 
+    def candidate_forms(self, query: str, focus: Sequence[str] = ()) -> list[str]:
+        """Known forms worth the weighted model for ``query`` (folded): skeleton neighbours from
+        the index (plus, when the document is about a region, fuzzy matches among its places),
+        cut to the ``prefilter_keep`` best by a cheap proxy of the weighted cost (Levenshtein
+        distance of the skeletons, then of the forms) less prominence; the regional matches are
+        always kept."""
+        import numpy as np
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        skel = self.model.skeleton(query)
+        skels = self.gaz.retrieve(skel)
+        pairs: dict[str, str] = {}  # form -> its skeleton
+        if skels:
+            limit = int(self.rank.get("skeleton_distance", 2))
+            dist = process.cdist([skel], skels, scorer=Levenshtein.distance, score_cutoff=limit + 1,
+                                 dtype=np.int32, workers=1)[0]
+            for sk, d in zip(skels, dist):
+                if d <= limit or (len(skel) >= 4 and len(sk) >= 4 and (sk.startswith(skel) or skel.startswith(sk))):
+                    # near, a truncation ("Kramat") or a known name with an ending added ("Darwinil")
+                    for form in self.gaz.skeletons.get(sk, ()):
+                        pairs[form] = sk
+        focused = set(self.gaz.retrieve_focused(query, focus)) if focus else set()
+        for form in focused:
+            pairs.setdefault(form, self.model.skeleton(form))
+        pairs.pop(query, None)
+        forms = [f for f in pairs if f not in self.exclude]
+        keep = int(self.rank.get("prefilter_keep", 8))
+        if len(forms) > keep:
+            r = self.rank
+            skel_lev = process.cdist([skel], [pairs[f] for f in forms], scorer=Levenshtein.distance,
+                                     dtype=np.int32, workers=1)[0]
+            lev = process.cdist([query], forms, scorer=Levenshtein.distance, dtype=np.int32, workers=1)[0]
+            bonus = np.fromiter((float(r.get("prefilter_prominence", 1.0)) * self.gaz.form_prominence.get(f, 0.0)
+                                 for f in forms),
+                                float, len(forms))
+            # A cut-off name ("Stavro") or one with an ending added ("Darwinil") is one edit from its
+            # entity, however many letters differ.
+            cut = np.fromiter((f.startswith(query) or query.startswith(f) for f in forms), bool, len(forms))
+            skel_lev = np.where(cut, np.minimum(skel_lev, 1), skel_lev)
+            lev = np.where(cut, np.minimum(lev, 1), lev)
+            score = skel_lev + float(r.get("prefilter_form_distance", 0.35)) * lev - bonus
+            forms = [forms[i] for i in np.argsort(score, kind="stable")[:keep]]
+            # The few fuzzy matches among the document's regions are always scored.
+            forms += [f for f in focused if f not in forms and f not in self.exclude and f != query]
+        return forms
+
     def features(self, suspect: Suspect) -> dict[str, float]:
         best = suspect.best or {}
         return {
             "bias": 1.0, "cost": best.get("cost", 5.0), "ncost": best.get("ncost", 1.0),
             "prominence": best.get("prominence", 0.0), "context": best.get("context", 0.0),
             "mt_likeness": best.get("mt_likeness", 0.0), "zipf": suspect.zipf, "margin": best.get("margin", 0.0),
+            "edit_distance": min(5.0, float(best["edit_distance"])) if best else 5.0,
+            "en_near": english_neighbour(suspect.folded),
+            "cut": best.get("cut", 0.0), "same_skeleton": best.get("same_skeleton", 0.0),
         }
 
     def probability(self, features: dict[str, float]) -> float:

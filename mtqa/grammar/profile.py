@@ -59,6 +59,9 @@ class Profile:
     ocr_weak_confusions: tuple[tuple[str, str], ...] = ()
     variant_spellings: tuple[tuple[str, str], ...] = ()
     ocr_max_substitutions: int = 2
+    # Candidate mode: the engine runs its full default rule set and every match is reported, with
+    # what this profile would have done with it as evidence (a learned decision chooses later).
+    candidates: bool = False
 
     # --- loading -------------------------------------------------------------------------------
     @classmethod
@@ -84,6 +87,7 @@ class Profile:
             ocr_weak_confusions=tuple((str(a), str(b)) for a, b in (ocr.get("weak_confusions") or ())),
             variant_spellings=tuple((str(a), str(b)) for a, b in (data.get("variant_spellings") or ())),
             ocr_max_substitutions=int(ocr.get("max_substitutions", 2)),
+            candidates=bool(data.get("candidates", False)),
         )
 
     @classmethod
@@ -107,6 +111,10 @@ class Profile:
             # keep the base lists of the default when the overlay did not name them
             profile = replace(profile, raw={**merged, **{k: list(getattr(profile, k)) for k in _LIST_KEYS}})
         return profile
+
+    def as_candidates(self) -> "Profile":
+        """The same profile in candidate mode (see ``candidates``)."""
+        return replace(self, candidates=True, raw={**self.raw, "candidates": True})
 
     def with_overrides(
         self,
@@ -158,7 +166,10 @@ class Profile:
 
         Disabled categories are only passed down when no rule is enabled explicitly, because
         LanguageTool's ``disabledCategories`` would switch off an enabled rule of that category.
+        In candidate mode the engine keeps its own defaults (the profile judges the hits afterwards).
         """
+        if self.candidates:
+            return {"enabled_rules": [], "disabled_rules": [], "enabled_categories": [], "disabled_categories": []}
         enabled_rules = _exact(self.enabled_rules)
         categories = [c for c in _exact(self.disabled_categories) if c not in self.enabled_categories]
         return {

@@ -19,7 +19,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .types import RescoreRequest, ScoredText, TokenScore
+from .types import Edit, RescoreRequest, ScoredText, TokenScore
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Settings
@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .scorer import TokenScorer
 
 __all__ = [
+    "Edit",
+    "document_states",
+    "rescore_edits",
+    "release_states",
     "RescoreRequest",
     "ScoredText",
     "TokenScore",
@@ -128,33 +132,54 @@ def _key(scorer: "TokenScorer") -> str:
     return f"{sig['model']}|{sig['dtype']}|{sig['device']}|{sig['card_hash']}"
 
 
+_STATE = "lm.state|"
+
+
+def document_states(docs: Sequence["Document"], scorer: "TokenScorer") -> list[Any]:
+    """Each document's first LM pass (one batched call for the documents not scored yet), memoised
+    on the document: its token scores and the KV caches that :func:`rescore_edits` reuses."""
+    key = _STATE + _key(scorer)
+    todo: list["Document"] = []
+    for doc in docs:
+        if key not in doc._annotations and doc not in todo:
+            todo.append(doc)
+    if todo:
+        states = scorer.score_documents([d.text for d in todo], [[s.start for s in d.sentences] for d in todo])
+        for doc, state in zip(todo, states):
+            doc._annotations[key] = state
+    return [doc._annotations[key] for doc in docs]
+
+
+def release_states(docs: Sequence["Document"]) -> None:
+    """Free the documents' first-pass states (KV caches); a later edit scores the document anew.
+    The sentence scores (``lm.sentences``) stay."""
+    for doc in docs:
+        for name in [n for n in doc._annotations if n.startswith(_STATE)]:
+            doc._annotations.pop(name).release()
+
+
+def rescore_edits(scorer: "TokenScorer", edits: Sequence[tuple]) -> list[list[float]]:
+    """Δ log-prob (nats) per candidate of each ``(doc, start, end, candidates, stop[, top_k])`` edit,
+    offsets into ``doc.text``: one queue for all edits of all documents (``TokenScorer.rescore_edits``)."""
+    if not edits:
+        return []
+    docs = list(dict.fromkeys(e[0] for e in edits))
+    states = dict(zip(docs, document_states(docs, scorer)))
+    return scorer.rescore_edits([Edit(states[e[0]], *e[1:]) for e in edits])
+
+
 def sentence_scores_many(docs: Sequence["Document"], scorer: "TokenScorer") -> list[list[ScoredText]]:
     """:func:`sentence_scores` for many documents in one batched scorer call."""
     key = _key(scorer)
-    window = scorer.card.context_chars if scorer.card else 600
-    texts: list[str] = []
-    contexts: list[str] = []
-    owners: list["Document"] = []
-    for doc in docs:
-        memo = doc.annotation("lm.sentences", lambda d: {})
-        if key in memo or doc in owners:
-            continue
-        owners.append(doc)
-        for i, span in enumerate(doc.sentences):
-            texts.append(span.of(doc.text))
-            contexts.append(sentence_context(doc, i, window))
-    scored = scorer.score(texts, contexts) if texts else []
-    at = 0
-    for doc in owners:
-        n = len(doc.sentences)
-        doc.annotation("lm.sentences", lambda d: {})[key] = scored[at : at + n]
-        at += n
+    todo = [d for d in dict.fromkeys(docs) if key not in d.annotation("lm.sentences", lambda _: {})]
+    for doc, state in zip(todo, document_states(todo, scorer)):
+        doc.annotation("lm.sentences", lambda _: {})[key] = [state.sentence(s.start, s.end) for s in doc.sentences]
     return [doc.annotation("lm.sentences", lambda d: {})[key] for doc in docs]
 
 
 def sentence_scores(doc: "Document", scorer: "TokenScorer") -> list[ScoredText]:
-    """Each sentence of ``doc`` scored with preceding document text as context (memoised on the
-    document under the annotation ``"lm.sentences"``, one entry per scorer).
+    """Each sentence of ``doc`` as the document's one LM pass scored it (the preceding text of its
+    segment is its context; memoised on the document under ``"lm.sentences"``, one entry per scorer).
 
     Offsets are relative to each sentence's start; see :func:`to_document_offsets`."""
     return sentence_scores_many([doc], scorer)[0]

@@ -13,6 +13,14 @@ Speed notes (the reasons behind the code):
   (Gemma's vocabulary is 262k; its output layer dominates CPU time).
 * Rescoring shares the prefix: the tokens common to every variant run once with a KV cache,
   then only the continuations of all candidates run, batched against a copy of that cache.
+* Documents (:meth:`TokenScorer.score_documents`) are scored in one pass: each is tokenised once
+  and cut at sentence starts into segments of at most ``segment_tokens`` tokens, each run with up
+  to ``context_chars`` of the text before it. The pass keeps every segment's KV cache and final
+  hidden states, so a local edit (:meth:`TokenScorer.rescore_edits`) runs only its own tokens and
+  a short window after them: the prefix is read from the cache (rows left-padded to a common
+  length, so a sliding attention window stays exact, with explicit position ids). All edits of all
+  documents of a call go into one queue, sorted by prefix length and packed by a token budget and
+  a KV budget; results go back to their edits.
 * CUDA: bf16 (fp16/fp32 fallback), SDPA, pinned host buffers and non-blocking copies, the next
   batch is prepared on the CPU while the GPU runs the current one, tokenisation of the next
   chunk of a long input runs in a thread, optional ``torch.compile``, and an out-of-memory
@@ -23,6 +31,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,12 +41,60 @@ from typing import Any, Sequence
 import torch
 
 from .cards import ModelCard
-from .types import RescoreRequest, ScoredText, TokenScore
+from .types import Edit, RescoreRequest, ScoredText, TokenScore
 
 # Elements of one fp32 logits chunk (rows x vocab): 64M floats = 256 MiB on the CPU. Bigger chunks
 # stream the output-layer weights fewer times (Gemma: 256 rows per chunk, ~14% faster than 64).
 _LOGIT_CHUNK = {"cpu": 1 << 26, "cuda": 1 << 28}
 _TOKENIZE_CHUNK = 4096  # texts tokenised per chunk when overlapping tokenisation with the GPU
+
+
+@dataclass
+class Segment:
+    """One forward sequence over a stretch of a document (see :meth:`TokenScorer.score_documents`)."""
+
+    ids: list[int]  # start token + context tokens + scored tokens
+    offsets: list[tuple[int, int]]  # document offsets of each id (the start token: (0, 0))
+    first: int  # index in ids of the first scored token
+    kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer [kv_heads, len(ids), head_dim]
+    hidden: torch.Tensor | None = None  # final hidden state per position [len(ids), hidden]
+
+
+@dataclass
+class DocumentState:
+    """A document's first LM pass: its scored tokens (document offsets) and what edits reuse."""
+
+    text: str
+    segments: list[Segment]
+    tokens: list[TokenScore]
+
+    def locate(self, char: int) -> tuple[Segment | None, int]:
+        """The segment scoring the first token that ends after ``char``, and its index in the ids."""
+        for seg in self.segments:
+            k = bisect_right([e for _, e in seg.offsets], char, lo=seg.first)
+            if k < len(seg.ids):
+                return seg, k
+        return None, 0
+
+    def sentence(self, start: int, end: int) -> ScoredText:
+        """The tokens of ``[start, end)`` with offsets relative to ``start`` (as :meth:`score` gives)."""
+        ends = [t.end for t in self.tokens]
+        lo = bisect_right(ends, start)
+        picked = []
+        for t in self.tokens[lo:]:
+            if t.start >= end:
+                break
+            picked.append(TokenScore(max(t.start - start, 0), t.end - start, t.logprob))
+        return ScoredText(self.text[start:end], picked)
+
+    @property
+    def forward_tokens(self) -> int:
+        return sum(len(s.ids) for s in self.segments)
+
+    def release(self) -> None:
+        """Drop the KV caches (the scores stay)."""
+        for seg in self.segments:
+            seg.kv = seg.hidden = None
 
 
 @dataclass
@@ -119,7 +177,12 @@ class TokenScorer:
         if compile:
             self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
             self.compiled = True
-        self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0}
+        self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0}
+        extra = card.extra if card else {}
+        self.segment_tokens = int(extra.get("segment_tokens", 512))
+        self.context_chars = int(card.context_chars) if card else 600
+        # rows x cached prefix length per edit batch: bounds the KV copy (Gemma: ~18 KiB per token)
+        self.kv_budget = int(extra.get("kv_budget", 4096))
 
     # ------------------------------------------------------------------ public API
 
@@ -336,6 +399,232 @@ class TokenScorer:
         self._cache[key] = scored
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    # ------------------------------------------------------------------ documents and edits
+
+    def score_documents(
+        self, texts: Sequence[str], breaks: Sequence[Sequence[int]], keep_state: bool = True
+    ) -> list[DocumentState]:
+        """Score whole documents in one pass; ``breaks[i]`` are the sentence starts of ``texts[i]``
+        (segments are cut there when they can be). With ``keep_state`` each segment keeps its KV
+        cache and hidden states for :meth:`rescore_edits`."""
+        segments: list[Segment] = []
+        owners: list[int] = []
+        for d, text in enumerate(texts):
+            for seg in self._segments(text, breaks[d]):
+                segments.append(seg)
+                owners.append(d)
+        logprobs: list[list[float]] = [[] for _ in segments]
+        with torch.inference_mode():
+            for batch in self._pack([len(s.ids) for s in segments]):
+                self._forward_segments([segments[i] for i in batch], keep_state, [logprobs[i] for i in batch])
+        states = [DocumentState(text, [], []) for text in texts]
+        for seg, lps, d in zip(segments, logprobs, owners):
+            states[d].segments.append(seg)
+            states[d].tokens.extend(TokenScore(s, e, lp) for (s, e), lp in zip(seg.offsets[seg.first :], lps))
+        return states
+
+    def _segments(self, text: str, breaks: Sequence[int]) -> list[Segment]:
+        if not text:
+            return []
+        if self._fast:
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+        else:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            offsets = offsets_by_decoding(self.tokenizer, ids, text)
+        ends = [e for _, e in offsets]
+        cuts = sorted({bisect_right(ends, b) for b in breaks} - {0})
+        size = max(1, min(self.segment_tokens, self.max_context - 1))
+        out = []
+        a = 0
+        while a < len(ids):
+            b = min(a + size, len(ids))
+            if b < len(ids):  # end the segment at the last sentence start that fits
+                k = bisect_right(cuts, b) - 1
+                if k >= 0 and cuts[k] > a:
+                    b = cuts[k]
+            # context: the text before the segment, up to context_chars (and the segment budget)
+            floor = offsets[a][0] - self.context_chars
+            c = max(bisect_left([o[0] for o in offsets[:a]], floor), a - (self.max_context - 1 - (b - a)), 0)
+            out.append(Segment([self._start_id, *ids[c:b]], [(0, 0), *offsets[c:b]], 1 + a - c))
+            a = b
+        return out
+
+    def _forward_segments(self, segs: list[Segment], keep_state: bool, out: list[list[float]]) -> None:
+        width = max(len(s.ids) for s in segs)
+        ids = torch.full((len(segs), width), self._pad_id, dtype=torch.long)
+        rows: list[int] = []
+        targets: list[int] = []
+        for b, seg in enumerate(segs):
+            ids[b, : len(seg.ids)] = torch.tensor(seg.ids)
+            rows.extend(range(b * width + seg.first - 1, b * width + len(seg.ids) - 1))
+            targets.extend(seg.ids[seg.first :])
+        self.stats["forward_tokens"] += sum(len(s.ids) for s in segs)
+        self.stats["batches"] += 1
+        kwargs: dict[str, Any] = {}
+        if keep_state:
+            from transformers.cache_utils import DynamicCache
+
+            # no config: every layer keeps its whole KV (a sliding layer's window is in the mask)
+            kwargs[self._cache_arg] = DynamicCache()
+        out_h = self._decoder(input_ids=self._to_device(ids), use_cache=keep_state, **kwargs)
+        hidden = out_h.last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        index = self._to_device(torch.tensor(rows, dtype=torch.long))
+        values = self._target_logprobs(flat.index_select(0, index), self._to_device(torch.tensor(targets))).tolist()
+        at = 0
+        for b, seg in enumerate(segs):
+            n = len(seg.ids) - seg.first
+            out[b].extend(values[at : at + n])
+            at += n
+            if keep_state:
+                cache = kwargs[self._cache_arg]
+                seg.kv = [(layer.keys[b, :, : len(seg.ids)].clone(), layer.values[b, :, : len(seg.ids)].clone())
+                          for layer in cache.layers]  # fmt: skip
+                seg.hidden = hidden[b, : len(seg.ids)].clone()
+
+    def rescore_edits(self, edits: Sequence[Edit]) -> list[list[float]]:
+        """Δ log-prob (nats) of each candidate of each edit against the text, over the edited tokens
+        and the window up to the edit's ``stop``; the prefix comes from the first pass's KV cache."""
+        out: list[list[float]] = [[0.0] * len(e.candidates) for e in edits]
+        texts: list[str] = []
+        rows: list[tuple[int, int, Segment, int]] = []  # edit, variant, segment, prefix length
+        for n, e in enumerate(edits):
+            if not e.candidates:
+                continue
+            state: DocumentState = e.state  # type: ignore[assignment]
+            seg, p = state.locate(e.start)
+            if seg is None or seg.kv is None:
+                continue  # nothing scored there (or released): no evidence either way
+            begin = min(seg.offsets[p][0], e.start)
+            stop = max(e.stop, e.end)
+            text = state.text
+            for v, cand in enumerate([text[e.start : e.end], *e.candidates]):
+                texts.append(text[begin : e.start] + cand + text[e.end : stop])
+                rows.append((n, v, seg, p))
+        if not rows:
+            return out
+        if self._fast:
+            tails = [list(t) for t in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        else:
+            tails = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        tails = [t[: self.max_context - 1 - p] for t, (_, _, _, p) in zip(tails, rows)]
+        skipped = self._screen(edits, rows, tails)
+        totals = [0.0] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
+        order = [i for i in order if tails[i] and i not in skipped]
+        with torch.inference_mode():
+            for batch in self._pack_edits(order, rows, tails):
+                try:
+                    sums = self._score_edit_batch([rows[i] for i in batch], [tails[i] for i in batch])
+                except torch.cuda.OutOfMemoryError:
+                    torch.cuda.empty_cache()
+                    self.stats["oom_backoffs"] += 1
+                    self.kv_budget = max(1, self.kv_budget // 2)
+                    sums = [self._score_edit_batch([rows[i]], [tails[i]])[0] for i in batch]
+                for i, value in zip(batch, sums):
+                    totals[i] = value
+        by_edit: dict[int, dict[int, float]] = {}
+        for i, ((n, v, _, _), total) in enumerate(zip(rows, totals)):
+            by_edit.setdefault(n, {})[v] = -math.inf if i in skipped else total
+        for n, values in by_edit.items():
+            out[n] = [values[v] - values[0] for v in range(1, len(edits[n].candidates) + 1)]
+        return out
+
+    def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> set[int]:
+        """Rows not worth a forward pass: beyond an edit's ``top_k``, ranked by the log-prob the
+        first pass gives each candidate's first token (one output-layer row per edit)."""
+        screened = [n for n, e in enumerate(edits) if e.top_k is not None and len(e.candidates) > e.top_k]
+        if not screened:
+            return set()
+        members: dict[int, list[int]] = {}
+        for i, (n, v, _, _) in enumerate(rows):
+            if v > 0:
+                members.setdefault(n, []).append(i)
+        screened = [n for n in screened if n in members]
+        if not screened:
+            return set()
+        with torch.inference_mode():
+            heads = []
+            for n in screened:
+                _, _, seg, p = rows[members[n][0]]
+                heads.append(seg.hidden[p - 1])  # type: ignore[index]
+            logits = self._head(torch.stack(heads)).float()
+            if self._softcap:
+                logits = torch.tanh(logits / self._softcap) * self._softcap
+            logp = (logits - torch.logsumexp(logits, dim=-1, keepdim=True)).cpu()
+        skipped: set[int] = set()
+        for row, n in enumerate(screened):
+            ranked = sorted(members[n], key=lambda i: -float(logp[row, tails[i][0]]) if tails[i] else 0.0)
+            skipped.update(ranked[int(edits[n].top_k or 0) :])
+        return skipped
+
+    def _pack_edits(self, order: list[int], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> list[list[int]]:
+        """Rows sorted by prefix length, packed so rows x longest tail <= token budget and rows x
+        (prefix + tail) <= KV budget."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        prefix = longest = 0
+        for i in order:
+            p_if, n_if = max(prefix, rows[i][3]), max(longest, len(tails[i]))
+            k = len(current) + 1
+            if current and (k * n_if > self.token_budget or k * (p_if + n_if) > self.kv_budget):
+                batches.append(current)
+                current, p_if, n_if = [], rows[i][3], len(tails[i])
+            current.append(i)
+            prefix, longest = p_if, n_if
+        if current:
+            batches.append(current)
+        return batches
+
+    def _score_edit_batch(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> list[float]:
+        from transformers.cache_utils import DynamicCache
+
+        width = max(len(t) for t in tails)
+        prefix = max(p for _, _, _, p in rows)
+        batch = len(rows)
+        ids = torch.full((batch, width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((batch, prefix + width), dtype=torch.long)
+        positions = torch.zeros((batch, width), dtype=torch.long)
+        first_kv = rows[0][2].kv
+        assert first_kv is not None
+        layers = []
+        for layer, (k0, v0) in enumerate(first_kv):
+            keys = k0.new_zeros((batch, k0.shape[0], prefix, k0.shape[2]))
+            values = v0.new_zeros((batch, v0.shape[0], prefix, v0.shape[2]))
+            for b, (_, _, seg, p) in enumerate(rows):
+                k, v = seg.kv[layer]  # type: ignore[index]
+                # left-padded: the distance between a cached token and the new ones stays true,
+                # so a sliding window computed on cache positions is exact
+                keys[b, :, prefix - p :] = k[:, :p]
+                values[b, :, prefix - p :] = v[:, :p]
+            layers.append((keys, values))
+        heads = []
+        for b, ((_, _, seg, p), tail) in enumerate(zip(rows, tails)):
+            ids[b, : len(tail)] = torch.tensor(tail)
+            mask[b, prefix - p : prefix + len(tail)] = 1
+            positions[b] = torch.arange(p, p + width)
+            heads.append(seg.hidden[p - 1])  # type: ignore[index]
+        self.stats["forward_tokens"] += sum(len(t) for t in tails)
+        self.stats["edit_rows"] += batch
+        self.stats["batches"] += 1
+        cache = DynamicCache(ddp_cache_data=layers)
+        hidden = self._decoder(
+            input_ids=self._to_device(ids), attention_mask=self._to_device(mask),
+            position_ids=self._to_device(positions), use_cache=True, **{self._cache_arg: cache},
+        ).last_hidden_state  # fmt: skip
+        # tail token 0 is predicted by the prefix's last position (first pass), token k by tail k-1
+        pred = torch.cat([torch.stack(heads)[:, None], hidden[:, :-1]], dim=1)
+        index = [b * width + k for b, t in enumerate(tails) for k in range(len(t))]
+        targets = self._to_device(torch.tensor([tok for t in tails for tok in t]))
+        flat = pred.reshape(-1, pred.shape[-1]).index_select(0, self._to_device(torch.tensor(index, dtype=torch.long)))
+        lp = self._target_logprobs(flat, targets).tolist()
+        sums, at = [], 0
+        for t in tails:
+            sums.append(sum(lp[at : at + len(t)]))
+            at += len(t)
+        return sums
 
     # ------------------------------------------------------------------ rescoring
 

@@ -72,3 +72,21 @@ class RescoreRequest:
     span: tuple[int, int]
     candidates: Sequence[str]
     context: str = ""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``text[start:end]`` of a scored document by each candidate and score the change up to
+    ``stop`` (a character offset >= ``end``; the effect of a local edit fades after a few words).
+
+    ``state`` is the document's :class:`~mtqa.lm.scorer.DocumentState` (its first-pass KV cache):
+    only the edited tokens and the window after them run through the model."""
+
+    state: object
+    start: int
+    end: int
+    candidates: Sequence[str]
+    stop: int
+    # rescore only the ``top_k`` candidates whose first token the first pass finds likeliest there
+    # (one output-layer row per edit); the others get -inf
+    top_k: int | None = None

@@ -70,3 +70,14 @@ def test_seed_article_is_blocked(report):
 def test_no_suggestion_repeats_the_flagged_text(report, seed_article):
     for f in report.findings:
         assert not f.suggestions or f.suggestions[0] != seed_article[f.start : f.end], (f.check, f.suggestions)
+
+
+def test_seed_findings_match_the_previous_engine(report):
+    """Issue 14: the one-pass LM engine (KV reuse, one rewrite queue, screened candidates) finds
+    every defect the per-request engine found on the seed article, and no new one."""
+    import json
+    from pathlib import Path
+
+    before = json.loads((Path(__file__).parent / "data" / "seed_findings_9c59342.json").read_text())["findings"]
+    now = [[f.start, f.end, f.check] for f in report.findings]
+    assert sorted(map(tuple, now)) == sorted(map(tuple, before))

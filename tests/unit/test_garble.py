@@ -312,9 +312,12 @@ class FakeLM:
     def context(self, doc, index):
         return doc.text[: doc.sentences[index].start]
 
-    def rescore(self, requests):
-        self.requests.extend(requests)
-        return [[self.prefer.get(c, -1.0) for c in cands] for _, _, cands, _ in requests]
+    def prepare(self, docs):
+        pass
+
+    def rescore_edits(self, edits):
+        self.requests.extend(edits)
+        return [[self.prefer.get(c, -1.0) for c in cands] for _, _, _, cands, *_ in edits]
 
 
 def test_word_swap_flagged_when_rewrite_scores_better():

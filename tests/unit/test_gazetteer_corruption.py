@@ -61,3 +61,39 @@ def test_variant_split_is_deterministic_and_balanced():
     assert split_of("703448") == split_of("703448")
     share = buckets.count("train") / len(buckets)
     assert 0.5 < share < 0.7 and buckets.count("test") > 300
+
+
+def _reference_cost(model: CorruptionModel, a: str, b: str) -> float:
+    """Plain dynamic programme over every op (no look-up tables): what the fast one must equal."""
+    inf = float("inf")
+    dist = [[inf] * (len(b) + 1) for _ in range(len(a) + 1)]
+    dist[0][0] = 0.0
+    for i in range(len(a) + 1):
+        for j in range(len(b) + 1):
+            here = dist[i][j]
+            if here == inf:
+                continue
+            if i < len(a) and j < len(b):
+                dist[i + 1][j + 1] = min(dist[i + 1][j + 1], here + (0.0 if a[i] == b[j] else 1.0))
+            if i < len(a):
+                dist[i + 1][j] = min(dist[i + 1][j], here + 1.0)
+            if j < len(b):
+                dist[i][j + 1] = min(dist[i][j + 1], here + 1.0)
+            for (src, dst), cost in model.costs.items():
+                if src != dst and a.startswith(src, i) and b.startswith(dst, j):
+                    k, m = i + len(src), j + len(dst)
+                    dist[k][m] = min(dist[k][m], here + cost)
+    return dist[len(a)][len(b)]
+
+
+@pytest.mark.parametrize("a, b", [("kharkiv", "harkov"), ("balakliia", "balakriya"), ("izium", "idium"),
+                                  ("zaporizhzhia", "zaporidzhia"), ("hanna maliar", "hannah maryal"),
+                                  ("kramatorsk", "kramat")])  # fmt: skip
+def test_fast_alignment_equals_the_plain_dynamic_programme(model, a, b):
+    assert model.align(a, b, need_ops=False).cost == pytest.approx(_reference_cost(model, a, b))
+
+
+def test_alignment_bound_abandons_only_dear_paths(model):
+    assert model.align("kharkiv", "odesa", max_cost=1.0).cost == float("inf")
+    cheap = model.align("izium", "idium")
+    assert model.align("izium", "idium", max_cost=2.0).cost == pytest.approx(cheap.cost)

@@ -131,3 +131,29 @@ def test_checker_reports_corrupted_name_findings(matcher):
     assert finding.check == "gazetteer.place" and finding.suggestions[0] == "Ternopil"
     for key in ("cost", "edit_distance", "prominence", "context_support", "candidates"):
         assert key in finding.evidence
+
+
+@pytest.mark.parametrize("query, canonical", [
+    ("ternopir", "Ternopil"), ("telnopir", "Ternopil"), ("mykoraiv", "Mykolaiv"), ("balakriya", "Balakliia"),
+    ("kupiansc", "Kupiansk"), ("kharki", "Kharkiv"), ("kupia", "Kupiansk"), ("iziuma", "Izium"),
+    ("donnetsk", "Donetsk"),
+])  # fmt: skip
+def test_skeleton_index_retrieves_the_entity_of_each_corruption_family(matcher, gaz, query, canonical):
+    forms = matcher.candidate_forms(query)
+    assert any(gaz.canonical[e] == canonical for f in forms for e in gaz.lookup(f)), forms
+    assert len(forms) <= matcher.rank["prefilter_keep"]
+
+
+def test_skeleton_index_does_not_return_unrelated_names(matcher):
+    assert matcher.candidate_forms("wojciechowski") == []
+    assert "reuters" not in matcher.candidate_forms("ternopir")
+
+
+def test_newsroom_names_join_the_retrieval_index(tmp_path: Path, gaz):
+    from mtqa.gazetteer.index import _with_overlay
+
+    house = tmp_path / "house.toml"
+    house.write_text('[[name]]\ncanonical = "Zolotarivka"\nkind = "place"\ncountry = "UA"\nregion = "UA.07"\n')
+    overlaid = _with_overlay(gaz, (str(house),), "overlay-retrieval")
+    assert "zolotarivka" in Matcher(overlaid).candidate_forms("zorotarivka")
+    assert "zolotarivka" not in Matcher(gaz).candidate_forms("zorotarivka")

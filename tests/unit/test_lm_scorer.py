@@ -202,3 +202,81 @@ def test_long_context_is_cut_from_the_left(tokenizer):
     assert len(item.ids) - item.first == n_text  # every text token still scored
     [scored] = sc.score([text], [context])
     assert len(scored.tokens) == n_text and scored.tokens[-1].end == len(text)
+
+
+DOC = ("The Russian military used the city as his main base, officials said. Prices rose again in March. "
+       "Kyiv's mayor said so.")
+
+
+def _doc_state(scorer, segment_tokens=12, context_chars=20):
+    scorer.segment_tokens, scorer.context_chars = segment_tokens, context_chars
+    starts = [0, DOC.index("Prices"), DOC.index("Kyiv")]
+    [state] = scorer.score_documents([DOC], [starts])
+    return state
+
+
+def _naive_tail(scorer, text, seg, p, begin, stop):
+    """Reference: the segment's prefix ids and the re-tokenised tail, one full forward, no cache."""
+    tail = scorer.tokenizer(text[begin:stop], add_special_tokens=False)["input_ids"]
+    ids = seg.ids[:p] + tail
+    with torch.inference_mode():
+        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([ids])).logits.float(), -1)[0]
+    return sum(logp[p - 1 + k, ids[p + k]].item() for k in range(len(tail)))
+
+
+def test_document_pass_segments_tile_the_text(scorer):
+    state = _doc_state(scorer)
+    assert len(state.segments) > 1  # small segments: the cut and the context are exercised
+    assert [t.end for t in state.tokens] == sorted(t.end for t in state.tokens)
+    assert "".join(DOC[t.start : t.end] for t in state.tokens) == DOC
+    # every segment after the first has context that is not scored again
+    assert all(seg.first > 1 for seg in state.segments[1:])
+
+
+def test_edits_reuse_the_cache_and_equal_a_full_forward(scorer):
+    """The cached prefix (left-padded rows, sliding window included) gives what a full forward of the
+    prefix plus the edited tail gives, for every candidate, in one batch or one row at a time."""
+    from mtqa.lm.types import Edit
+
+    state = _doc_state(scorer)
+    his, march, mayor = DOC.index("his"), DOC.index("March"), DOC.index("mayor")
+    edits = [
+        Edit(state, his, his + 3, ["its", "their", "", "a b c"], DOC.index(",")),
+        Edit(state, march, march + 5, ["April"], len(DOC) - 10),
+        Edit(state, mayor, mayor + 5, ["major", "Mayor"], len(DOC)),
+    ]
+    saved = scorer.token_budget
+    try:
+        results = {}
+        for budget in (4096, 8):  # 8: one row per batch
+            scorer.token_budget = budget
+            results[budget] = scorer.rescore_edits(edits)
+    finally:
+        scorer.token_budget = saved
+    for e, deltas in zip(edits, results[4096]):
+        seg, p = state.locate(e.start)
+        begin = min(seg.offsets[p][0], e.start)
+        base = _naive_tail(scorer, DOC, seg, p, begin, e.stop)
+        for cand, delta in zip(e.candidates, deltas):
+            variant = DOC[: e.start] + cand + DOC[e.end :]
+            shift = len(cand) - (e.end - e.start)
+            assert delta == pytest.approx(_naive_tail(scorer, variant, seg, p, begin, e.stop + shift) - base, abs=1e-4)
+    for a, b in zip(results[4096], results[8]):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_edit_screening_keeps_the_likeliest_first_tokens(scorer):
+    from mtqa.lm.types import Edit
+
+    state = _doc_state(scorer, segment_tokens=400)
+    his = DOC.index("his")
+    cands = ["its", "their", "the", "a", "our"]
+    full = scorer.rescore_edits([Edit(state, his, his + 3, cands, DOC.index(","))])[0]
+    [top] = scorer.rescore_edits([Edit(state, his, his + 3, cands, DOC.index(","), top_k=2)])
+    kept = [d for d in top if d != -math.inf]
+    assert len(kept) == 2 and top.count(-math.inf) == 3
+    for f, t in zip(full, top):  # the rescored ones are unchanged by the screening
+        assert t == -math.inf or t == pytest.approx(f, abs=1e-4)
+    # a released state gives no evidence rather than failing
+    state.release()
+    assert scorer.rescore_edits([Edit(state, his, his + 3, cands, len(DOC))]) == [[0.0] * 5]

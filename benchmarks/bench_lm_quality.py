@@ -1,0 +1,137 @@
+"""Does the LM engine keep its detections? DEMETR dev, the LM-rescored perturbation types.
+
+    python -m benchmarks.bench_lm_quality [--limit N] [--name NAME]
+
+Runs only the LM-based checkers (``lm``, ``garble``) on the DEMETR development split (mtqa's hash
+split of the item ids) for the perturbation types that the LM rewrites find (word swap, POS shift,
+function word, tense, dropped conjunction) and the clean MT sentence, and writes the detection rate
+per type, the clean false-alarm rate and the findings (ids and offsets, never the text). Run it on
+two commits to compare engines; ``--compare A.json B.json`` prints both side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+TYPES = ("clean", "minor_id14_word_swap", "minor_id13_pos_shift", "minor_id16_function_word",
+         "major_id17_tense", "minor_id12_conj_removed")  # fmt: skip
+
+
+def run(limit: int, name: str) -> Path:
+    from benchmarks.harness import write_results
+    from mtqa.api import make_pipeline
+    from mtqa.config import Settings
+    from mtqa.document import Document
+    from mtqa.config import data_dir
+    from mtqa.eval.datasets import DATASETS
+    from mtqa.eval.items import overlaps
+
+    spec = DATASETS["demetr"]
+    items = [it for it in spec.load(spec.default_files(data_dir()))
+             if it.split == "dev" and it.group in TYPES]  # fmt: skip
+    sources = sorted({it.record for it in items}, key=lambda s: __import__("hashlib").sha256(s.encode()).hexdigest())[:limit]
+    keep = set(sources)
+    items = [it for it in items if it.record in keep]
+    pipeline = make_pipeline(Settings(calibration="off"), only=["lm", "garble"])
+    docs = [Document.from_text(it.text, id=it.id) for it in items]
+    t0 = time.perf_counter()
+    reports = pipeline.run(docs)
+    seconds = time.perf_counter() - t0
+    per_type: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    findings = {}
+    for it, rep in zip(items, reports):
+        row = per_type[it.group]
+        row[0] += 1
+        row[2] += bool(rep.findings)
+        row[1] += any(overlaps(f.start, f.end, g.start, g.end) for f in rep.findings for g in it.gold)
+        findings[it.id] = [[f.start, f.end, f.check] for f in rep.findings]
+    rates = {t: {"n": n, "detected": d / n if n else None, "any_finding": a / n if n else None}
+             for t, (n, d, a) in sorted(per_type.items())}  # fmt: skip
+    for t, r in rates.items():
+        print(f"{t:28s} n={r['n']:4d} detected={r['detected']:.3f} any={r['any_finding']:.3f}")
+    print(f"{len(docs)} sentences in {seconds:.1f} s")
+    scorer_stats = {}
+    for checker in pipeline.checkers:
+        s = getattr(checker, "_scorer", None)
+        if s is not None and hasattr(s, "stats"):
+            scorer_stats = dict(s.stats)
+    return write_results(name, {"limit": limit, "seconds": seconds, "sentences": len(docs), "rates": rates,
+                                "scorer_stats": scorer_stats, "findings": findings})  # fmt: skip
+
+
+def windows(limit: int, name: str, sizes: tuple[int, ...] = (1, 2, 3, 4, 6)) -> Path:
+    """Agreement of the garble rewrites' decisions (best Δ >= its threshold) when each rewrite is
+    scored ``k`` words past the edit against scoring it to the end of the sentence."""
+    from benchmarks.harness import write_results
+    from mtqa.config import Settings, data_dir
+    from mtqa.document import Document
+    from mtqa.eval.datasets import DATASETS
+    from mtqa.garble.lexicon import thresholds
+    from mtqa.garble.lmslips import _KINDS, LMHelper, plan_rewrites
+    from mtqa.lm import get_scorer, rescore_edits
+
+    spec = DATASETS["demetr"]
+    items = [it for it in spec.load(spec.default_files(data_dir())) if it.split == "dev" and it.group in TYPES]
+    keep = set(sorted({it.record for it in items}, key=lambda s: __import__("hashlib").sha256(s.encode()).hexdigest())[:limit])
+    docs = [Document.from_text(it.text, id=it.id) for it in items if it.record in keep]
+    lm = LMHelper(get_scorer(Settings()))
+    lm.prepare(docs)
+    th = thresholds()["lm_slips"]
+    decisions: dict[str, list[bool]] = {}
+    for doc in docs:
+        plans = plan_rewrites(doc, lm.sentence_scores(doc))
+        for label, k in [*((str(k), k) for k in sizes), ("sentence", None)]:
+            edits = []
+            for p in plans:
+                sentence = doc.sentences[p.sentence]
+                after = [t for t in doc.sentence_tokens(p.sentence) if t.start >= p.end]
+                stop = after[k - 1].end if k and len(after) >= k else sentence.end
+                edits.append((doc, p.start, p.end, p.candidates, stop))
+            for p, d in zip(plans, rescore_edits(lm.scorer, edits)):
+                decisions.setdefault(label, []).append(bool(d) and max(d) >= float(th[_KINDS[p.kind][2]]))
+    full = decisions["sentence"]
+    rows = []
+    for label in [str(k) for k in sizes]:
+        got = decisions[label]
+        both = sum(a and b for a, b in zip(got, full))
+        rows.append({"words after the edit": label, "rewrites": len(got),
+                     "agreement": sum(a == b for a, b in zip(got, full)) / len(full),
+                     "flags kept": both / max(1, sum(full)), "flags added": sum(a and not b for a, b in zip(got, full))})
+    from benchmarks.harness import print_table
+
+    print_table(f"Bounded continuations vs the whole sentence ({len(docs)} DEMETR dev sentences, {sum(full)} flags)", rows)
+    return write_results(name, {"limit": limit, "sentences": len(docs), "flags_full_sentence": sum(full), "rows": rows})
+
+
+def compare(a: Path, b: Path) -> None:
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    print(f"{'type':28s} {ra['git']:>10s} {rb['git']:>10s}   delta")
+    for t in sorted(set(ra["rates"]) | set(rb["rates"])):
+        x, y = ra["rates"].get(t, {}), rb["rates"].get(t, {})
+        key = "any_finding" if t == "clean" else "detected"
+        dx, dy = x.get(key), y.get(key)
+        print(f"{t:28s} {dx:10.3f} {dy:10.3f}   {dy - dx:+.3f}")
+    print(f"{'seconds':28s} {ra['seconds']:10.1f} {rb['seconds']:10.1f}   x{ra['seconds'] / rb['seconds']:.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=40, help="DEMETR dev source items")
+    ap.add_argument("--name", default="lm_quality")
+    ap.add_argument("--compare", nargs=2, type=Path)
+    ap.add_argument("--windows", action="store_true", help="agreement of bounded continuations with whole sentences")
+    args = ap.parse_args()
+    if args.windows:
+        windows(args.limit, args.name)
+    elif args.compare:
+        compare(*args.compare)
+    else:
+        run(args.limit, args.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The learned decision: candidate mode, cross-source split logic, the exported model and its runtime."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mtqa.calibration import load_calibration
+from mtqa.checkers.grammar import GrammarChecker
+from mtqa.combiner import Combiner
+from mtqa.config import PROJECT_DIR, Settings
+from mtqa.decision import Decision, candidate_features, char_plausibility, vectorize
+from mtqa.document import Document
+from mtqa.eval.fit_decision import (
+    FIT_DATASETS, Table, _group_folds, _training_set, cross_source_folds, export_trees, source_of,
+)  # fmt: skip
+from mtqa.eval.items import EvalItem
+from mtqa.findings import Finding
+from mtqa.grammar import GrammarMatch, load_profile
+
+MODEL = PROJECT_DIR / "models" / "decision.json"
+FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "clean_news.txt"
+
+
+class FakeBackend:
+    name = "fake"
+    version = "0"
+
+    def __init__(self, matches):
+        self.matches = matches
+
+    def check(self, texts):
+        return [list(self.matches) for _ in texts]
+
+    def close(self):
+        pass
+
+
+# --- candidate mode ---------------------------------------------------------------------------
+def test_candidate_mode_reports_every_match_with_the_news_profiles_verdict():
+    text = "The colour of teh sky , said Mr Smith."
+    matches = [
+        GrammarMatch(14, 17, "MORFOLOGIK_RULE_EN_US", "Possible spelling mistake found.", ("the",), "TYPOS", "misspelling"),
+        GrammarMatch(4, 10, "MORFOLOGIK_RULE_EN_US", "Possible spelling mistake found. colour is British English.",
+                     ("color",), "TYPOS", "misspelling"),
+        GrammarMatch(21, 23, "COMMA_PARENTHESIS_WHITESPACE", "Put a space after the comma.", (",",), "TYPOGRAPHY"),
+    ]  # fmt: skip
+    settings = Settings(grammar="lingotweaker")
+    news = GrammarChecker(settings, backend=FakeBackend(matches), name_lookup_provider=lambda d: None)
+    cand = GrammarChecker(settings, backend=FakeBackend(matches), profile=load_profile(settings).as_candidates(),
+                          name_lookup_provider=lambda d: None)  # fmt: skip
+    doc = Document.from_text(text)
+    kept = news.check([doc])[0]
+    every = cand.check([doc])[0]
+    assert [text[f.start : f.end] for f in kept] == ["teh"]
+    assert len(every) == 3
+    verdicts = {text[f.start : f.end]: f.evidence["news_profile"] for f in every}
+    assert verdicts == {"teh": "kept", "colour": "other_variant", " ,": "rule_off"}
+    same = next(f for f in every if f.evidence["news_profile"] == "kept")
+    assert (same.start, same.end, same.confidence, same.check) == (kept[0].start, kept[0].end, kept[0].confidence, kept[0].check)
+    assert all(f.confidence < kept[0].confidence for f in every if f.evidence["news_profile"] != "kept")
+
+
+def test_candidate_profile_runs_the_engines_defaults():
+    profile = load_profile(Settings()).as_candidates()
+    assert profile.engine_options() == {"enabled_rules": [], "disabled_rules": [], "enabled_categories": [],
+                                        "disabled_categories": []}  # fmt: skip
+    assert profile.digest != load_profile(Settings()).digest  # the signature tells the modes apart
+    assert not profile.allows("WHITESPACE_RULE", "TYPOGRAPHY")  # still judges like the news profile
+
+
+# --- cross-source split logic -------------------------------------------------------------------
+def _item(id_, record, group, split="dev"):
+    return EvalItem(id=id_, text="x", split=split, record=record, group=group)
+
+
+def test_sources_of_each_dataset():
+    assert source_of("ocr", _item("icdar2017|3.txt|0", "icdar2017|3.txt|0", "icdar2017")) == "icdar2017"
+    assert source_of("ocr", _item("overproof|1|0", "overproof|1|0", "overproof")) == "overproof"
+    assert source_of("mt_mqm", _item("mqm_ted2021_zhen|sys|1|r|0", "mqm_ted2021_zhen|sys|1", "ted")) == "ted"
+    assert source_of("mt_mqm", _item("mqm_generalMT2023_zhen_sxs|s|1|r|0", "mqm_generalMT2023_zhen_sxs|s|1", "news")) == "generalMT2023"
+    assert source_of("mt_qe_wordtags", _item("ro-en|dev|3", "ro-en|dev|3", "ro-en")) == "ro-en"
+    assert source_of("names", _item("si-en|dev|3|7|mt", "si-en|dev|3|7", "mt")) == "si-en"
+
+
+def test_folds_hold_out_one_source_each_and_mlqe_pairs_with_their_name_pairs():
+    folds = cross_source_folds()
+    held = [f.held_out for f in folds]
+    assert (("ocr", "icdar2017"),) in held and (("ocr", "overproof"),) in held
+    assert (("mt_mqm", "ted"),) in held and (("mt_mqm", "generalMT2023"),) in held
+    for lp in ("et-en", "ne-en", "ro-en", "ru-en", "si-en"):
+        assert (("mt_qe_wordtags", lp), ("names", lp)) in held
+    assert len(folds) == 9
+
+
+def _table(dataset, sources, labels):
+    items = [_item(f"{dataset}|{i}", f"rec{i}", s) for i, s in enumerate(sources)]
+    rows = [{"confidence": 0.5} for _ in sources]
+    return Table(dataset, "dev", items, list(sources), [[] for _ in items], [{} for _ in items], rows,
+                 [[i] for i in range(len(items))], "h", [(i, i, lab) for i, lab in enumerate(labels)])  # fmt: skip
+
+
+def test_training_set_leaves_out_the_held_out_source_and_weighs_datasets_equally():
+    tables = {"ocr": _table("ocr", ["overproof"] * 6 + ["icdar2017"] * 2, [True, False] * 4),
+              "names": _table("names", ["ro-en", "si-en"], [True, False])}  # fmt: skip
+    refs, y, groups, w = _training_set(tables, [("ocr", "icdar2017")])
+    assert [r for r in refs if r[0] == "ocr"] == [("ocr", r) for r in range(6)]
+    assert len(refs) == 8 and len(y) == 8
+    ocr_w = sum(wi for (name, _), wi in zip(refs, w) if name == "ocr")
+    names_w = sum(wi for (name, _), wi in zip(refs, w) if name == "names")
+    assert math.isclose(ocr_w, names_w)
+    assert set(FIT_DATASETS) >= set(tables)
+
+
+def test_inner_folds_keep_a_record_on_one_side():
+    groups = ["a", "a", "b", "c", "c", "c", "d"] * 3
+    folds = _group_folds(groups, 3)
+    for train, test in folds:
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+    assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(len(groups)))
+
+
+# --- export and runtime -------------------------------------------------------------------------
+def test_exported_trees_reproduce_scikit_learn_including_missing_values():
+    sklearn = pytest.importorskip("sklearn", reason="scikit-learn is the fitting library (the bench extra)")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    x[rng.random(600) < 0.2, 1] = np.nan
+    y = ((x[:, 0] + np.nan_to_num(x[:, 1], nan=1.0)) > 0.3).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0).fit(x, y)
+    baseline, trees, depth = export_trees(clf)
+    model = Decision({"kind": "decision", "version": 1, "features": ["a", "b", "c", "d"], "families": ["grammar"],
+                      "baseline": baseline, "sigmoid": {"a": -1.0, "b": 0.0}, "max_depth": depth, "trees": trees})  # fmt: skip
+    assert np.allclose(model.raw_score(x), clf.decision_function(x), atol=1e-9)
+    assert sklearn.__version__
+
+
+def _candidate(text, word, check="grammar.MORFOLOGIK_RULE_EN_US", **evidence):
+    start = text.index(word)
+    ev = {"rule_id": check.split(".", 1)[1], "rule_category": "TYPOS", "news_profile": "kept", **evidence}
+    return Finding(start, start + len(word), "spelling", "warning", 0.6, "Possible spelling mistake found.", check,
+                   ("the",), ev)  # fmt: skip
+
+
+def test_features_read_the_word_its_position_and_the_document():
+    text = "Tbe council met.\nIt said tlie plan was ready."
+    f = _candidate(text, "tlie")
+    feats = candidate_features(f, text)
+    assert feats["family=grammar"] == 1.0 and feats["ev:news_profile=kept"] == 1.0
+    assert feats["w:zipf"] < feats["s:zipf"]
+    assert feats["pos:sentence_start"] == 0.0 and candidate_features(_candidate(text, "Tbe"), text)["pos:text_start"] == 1.0
+    assert char_plausibility("tlie")[1] < char_plausibility("plan")[1]
+    x = vectorize([feats], ["family=grammar", "family=names", "w:zipf", "missing"])
+    assert x[0, 0] == 1.0 and x[0, 1] == 0.0 and math.isnan(x[0, 3])
+
+
+@pytest.fixture(scope="module")
+def model() -> Decision:
+    decision = load_calibration(MODEL)
+    assert isinstance(decision, Decision), "models/decision.json must be a fitted decision (mtqa fit-decision)"
+    return decision
+
+
+def test_the_fitted_model_loads_with_its_data_hash_and_features(model):
+    raw = json.loads(MODEL.read_text(encoding="utf-8"))
+    assert model.data_hash == raw["data_hash"] and len(model.data_hash) == 16
+    assert model.features == raw["features"] and len(model.features) > 10
+    assert 0.0 < model.report_threshold < 1.0
+    assert Combiner(calibrator=model).describe()["calibration"] == model.data_hash  # in the run signature
+
+
+def test_the_fitted_model_scores_deterministically_and_explains_itself(model):
+    text = "The rnilitary said the the plan was ready."
+    f = _candidate(text, "rnilitary", suggestions=None)
+    first = model.calibrate(f, text)
+    again = Decision.load(MODEL).calibrate(f, text)
+    assert first.confidence == again.confidence and 0.0 <= first.confidence <= 1.0
+    assert first.evidence["decision"]["probability"] == first.confidence
+    assert first.evidence["raw_confidence"] == 0.6
+    assert model.calibrate(first, text).confidence == first.confidence  # applying it twice changes nothing
+    top = first.evidence["decision"]["top_features"]
+    assert top and all(t["feature"] in model.features for t in top)
+
+
+def test_document_ocr_damage_never_lowers_the_decision(model):
+    text = "Tlie council met on Tuesday to discuss the new budget for the town."
+    f = _candidate(text, "Tlie")
+    plain = model.apply(f, text)
+    for damage in (0.5, 3.0, 20.0, 80.0):
+        damaged = replace(f, evidence={**f.evidence, "document": {"ocr_damage_per_100_words": damage}})
+        assert model.apply(damaged, text) >= plain - 1e-12
+
+
+def test_unseen_check_family_keeps_its_own_confidence(model):
+    text = "Scroll to Continue"
+    f = Finding(0, len(text), "boilerplate", "warning", 0.8, "Page furniture", "boilerplate.pattern")
+    if "boilerplate" not in model.families:
+        assert model.apply(f, text) == 0.8
+
+
+def test_the_fitted_model_never_flags_the_clean_fixture_paragraphs(model):
+    from mtqa.eval.fit_decision import clean_fixture_candidates
+
+    paragraphs = clean_fixture_candidates()
+    assert len(paragraphs) >= 3 and any(fs for _, fs in paragraphs)  # there are candidates to reject
+    combiner = Combiner(calibrator=model, min_confidence=model.report_threshold)
+    for text, findings in paragraphs:
+        assert [text[f.start : f.end] for f in findings if model.apply(f, text) >= model.report_threshold] == []
+        assert combiner.combine(findings, text) == []  # as `mtqa check` reports them
+
+
+def test_cross_source_cli_rejects_a_dataset_or_the_train_split():
+    from typer.testing import CliRunner
+
+    from mtqa.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["eval", "ocr", "--cross-source"]).exit_code == 2
+    assert runner.invoke(app, ["eval", "--cross-source", "--split", "train"]).exit_code == 2
+    assert runner.invoke(app, ["eval"]).exit_code == 2
