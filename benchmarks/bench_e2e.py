@@ -47,6 +47,8 @@ def load_articles(n: int, min_words: int = 500, max_words: int = 900) -> list[tu
     seed = root / "seed" / "article.txt"
     if seed.exists():
         out.append(("seed", seed.read_text(encoding="utf-8")))
+    if len(out) >= n:
+        return out
     path = root / "mt_mqm" / "mqm_generalMT2023_zhen_sxs.jsonl.gz"
     if not path.exists():
         raise SystemExit(f"MQM data not found at {path} (set MTQA_DATA_DIR)")
@@ -68,7 +70,7 @@ def load_articles(n: int, min_words: int = 500, max_words: int = 900) -> list[tu
                     words -= len(paragraphs.pop().split())
                 out.append((f"{system}#{len(out)}", "\n\n".join(paragraphs)))
                 paragraphs = []
-                if len(out) >= n:
+                if len(out) >= n:  # (the seed counts)
                     return out
     return out
 
@@ -166,11 +168,14 @@ def baseline_seed(checkout: Path) -> dict[str, Any]:
         "    p = make_pipeline(Settings(use_lm=lm))\n"
         "    p.run([Document.from_text('The mayor said the council would vote on Tuesday. Prices rose.')])\n"
         "    t = time.perf_counter(); p.run([Document.from_text(text)]); out['lm' if lm else 'no_lm'] = time.perf_counter() - t\n"
+        "from mtqa.lm import get_scorer\n"
+        "out['forward_tokens'] = get_scorer(Settings()).stats['forward_tokens']  # warm-up sentence included\n"
         "print(json.dumps(out))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # cwd too: "-c" puts the working directory first on sys.path
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=checkout, capture_output=True, text=True, check=True)
     return {"git": git, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .calibration import _slog, family
 from .config import models_dir
 from .findings import Finding
 
@@ -41,14 +42,6 @@ _SENTENCE_END = set(".!?:;\"”»")
 
 def default_path() -> Path:
     return models_dir() / "decision.json"
-
-
-def family(check: str) -> str:
-    return check.split(".", 1)[0]
-
-
-def _slog(x: float) -> float:
-    return math.copysign(math.log1p(abs(x)), x)
 
 
 def _numbers(prefix: str, value: Any, out: dict[str, float], depth: int = 0) -> None:

@@ -8,9 +8,11 @@ Importing this package does not import torch or transformers; :func:`get_scorer`
     scorer.rescore("The army lost it's base", (14, 18), ["its"])  # Δ log-prob in nats, >0 = better
 
 Offsets in a :class:`ScoredText` are ``str`` indices into the scored text (not its context).
-:func:`sentence_scores` scores each sentence of a document with the preceding document text as
-context; its offsets are relative to each sentence start: use :func:`to_document_offsets` (or
-``ScoredText.shifted(sentence.start)``) to move them into ``Document.text``.
+:func:`sentence_scores` reads each sentence's scores from the document's one LM pass
+(:func:`document_states`); its offsets are relative to each sentence start: use
+:func:`to_document_offsets` (or ``ScoredText.shifted(sentence.start)``) to move them into
+``Document.text``. :func:`rescore_edits` scores local rewrites of many documents in one queue over
+that pass's KV caches.
 """
 
 from __future__ import annotations
