@@ -14,12 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..batch import Refused, make_engine, run_batch
-from ..checkers import REGISTRY
-from ..config import Settings
 from ..inputs import InputError
 from . import app
-from .check import Device
 from .exit_codes import BAD_INPUT, OK
+from .options import (CalibrationOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
+                      NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
 
 
 class Engine(str, enum.Enum):
@@ -65,33 +64,30 @@ def batch(
     cpus_per_worker: Optional[float] = typer.Option(None, "--cpus-per-worker", help="Ray: cores per replica (default 1; 2 with the LM on CPU)."),
     gpus_per_worker: Optional[float] = typer.Option(None, "--gpus-per-worker", help="Ray: GPUs per replica (default 1 when the LM runs on CUDA)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)."),
-    device: Device = typer.Option(Device.auto, "--device", help="Where the language model runs."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model card name (see models/)."),
-    grammar: str = typer.Option("auto", "--grammar", help="Grammar backend name, or 'off'."),
-    no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
-    no_gazetteer: bool = typer.Option(False, "--no-gazetteer", help="Skip the name gazetteer."),
-    names: list[Path] = typer.Option([], "--names", help="Newsroom name list (TOML or CSV); repeatable."),
-    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers to run (default: all)."),
-    calibration: str = typer.Option("default", "--calibration", help="default | off | a path."),
-    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Report only findings at or above this confidence."),
+    device: DeviceOpt = Device.auto,
+    model: ModelOpt = None,
+    grammar: GrammarOpt = "auto",
+    no_lm: NoLmOpt = False,
+    no_gazetteer: NoGazetteerOpt = False,
+    names: NamesOpt = [],  # noqa: B006 - typer reads the default, nothing mutates it
+    only: OnlyOpt = None,
+    calibration: CalibrationOpt = "default",
+    min_confidence: MinConfidenceOpt = 0.0,
 ) -> None:
     """Check an archive resumably: kill it at any point and run it again to go on where it stopped."""
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
     if force and new:
         err.print("mtqa: --force and --new contradict each other", markup=False)
         raise typer.Exit(BAD_INPUT)
-    selected = [name.strip() for name in only.split(",") if name.strip()] if only else None
-    unknown = set(selected or ()) - set(REGISTRY)
-    if unknown:
-        err.print(f"mtqa: unknown checker(s) {', '.join(sorted(unknown))}; known: {', '.join(REGISTRY)}", markup=False)
+    try:
+        settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
+                                                   calibration, min_confidence)  # fmt: skip
+    except UsageError as exc:
+        err.print(f"mtqa: {exc}", markup=False)
         raise typer.Exit(BAD_INPUT)
     if input != "-" and not Path(input).exists():
         err.print(f"mtqa: {input}: no such file or directory", markup=False)
         raise typer.Exit(BAD_INPUT)
-    settings = Settings(
-        device=device.value, model=model, grammar=grammar, use_lm=not no_lm, use_gazetteer=not no_gazetteer,
-        names_files=tuple(names), calibration=calibration, min_confidence=min_confidence,
-    )  # fmt: skip
     ray_options = {"workers": workers, "cpus_per_worker": cpus_per_worker, "gpus_per_worker": gpus_per_worker,
                    "address": ray_address} if engine is Engine.ray else {}  # fmt: skip
     runner = make_engine(engine.value, settings, selected, **ray_options)

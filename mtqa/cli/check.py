@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..api import check_documents, make_pipeline
-from ..checkers import REGISTRY
-from ..config import Settings
 from ..document import Document
 from ..findings import Severity
 from ..inputs import read_source
 from . import app
 from .exit_codes import BAD_INPUT, FINDINGS, INTERNAL_ERROR, OK
+from .options import (CalibrationOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
+                      NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
 
 MAX_CHARS = 1_000_000  # per document: a long news article is 50,000 characters
 TIMEOUT = 300.0  # seconds per document, model loading not counted
@@ -66,12 +66,6 @@ class InputFormat(str, enum.Enum):
     jsonl = "jsonl"
 
 
-class Device(str, enum.Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
 def exit_code(reports, fail_on: FailOn, bad_input: bool) -> int:
     """3 if a checker failed, else 2 if some input was refused, else 1 if ``fail_on`` is met, else 0.
 
@@ -90,28 +84,6 @@ def exit_code(reports, fail_on: FailOn, bad_input: bool) -> int:
     if any(f.severity.rank >= threshold for report in reports for f in report.findings):
         return FINDINGS
     return OK
-
-
-class UsageError(Exception):
-    """A bad option value: exit 2 with this one line, before any checking."""
-
-
-def _check_names_file(path: Path) -> None:
-    from ..gazetteer.sources import newsroom_list
-
-    if not path.is_file():
-        raise UsageError(f"--names {path}: no such file")
-    try:
-        entries = list(newsroom_list(path))
-    except KeyError as exc:
-        raise UsageError(
-            f"--names {path}: no {exc.args[0]!r} column; expected a comma-separated CSV with a header row "
-            "(canonical,variants,preferred,kind,note) or TOML [[name]] tables"
-        ) from None
-    except (ValueError, OSError, UnicodeDecodeError, AttributeError, TypeError) as exc:
-        raise UsageError(f"--names {path}: cannot read ({type(exc).__name__}: {exc})") from None
-    if not entries:
-        raise UsageError(f"--names {path}: no names in it")
 
 
 def _open_output(output: Path) -> IO[bytes]:
@@ -210,19 +182,15 @@ def check(
         help="Exit 1 when a document's verdict is at or above this (block, warn), or a finding's severity is (info, warning, error); never: exit 0.",
     ),  # fmt: skip
     input_format: InputFormat = typer.Option(InputFormat.auto, "--input-format", help="How to read the input."),
-    device: Device = typer.Option(Device.auto, "--device", help="Where the language model runs."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model card name (see models/)."),
-    grammar: str = typer.Option("auto", "--grammar", help="Grammar backend name, or 'off'."),
-    no_lm: bool = typer.Option(False, "--no-lm", help="Skip the language-model pass."),
-    no_gazetteer: bool = typer.Option(False, "--no-gazetteer", help="Skip the name gazetteer."),
-    names: list[Path] = typer.Option([], "--names", help="Newsroom name list (TOML or CSV); repeatable."),
-    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checkers to run (default: all)."),
-    calibration: str = typer.Option(
-        "default", "--calibration", help="Confidence calibration: default (models/combiner.json) | off | a path."
-    ),
-    min_confidence: float = typer.Option(
-        0.0, "--min-confidence", min=0.0, max=1.0, help="Report only findings at or above this confidence (0-1)."
-    ),
+    device: DeviceOpt = Device.auto,
+    model: ModelOpt = None,
+    grammar: GrammarOpt = "auto",
+    no_lm: NoLmOpt = False,
+    no_gazetteer: NoGazetteerOpt = False,
+    names: NamesOpt = [],  # noqa: B006 - typer reads the default, nothing mutates it
+    only: OnlyOpt = None,
+    calibration: CalibrationOpt = "default",
+    min_confidence: MinConfidenceOpt = 0.0,
     max_chars: int = typer.Option(MAX_CHARS, "--max-chars", min=0, help="Per-document size budget in characters (0: none)."),
     timeout: float = typer.Option(TIMEOUT, "--timeout", min=0.0, help="Per-document time budget in seconds (0: none)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here, not stdout."),
@@ -233,22 +201,9 @@ def check(
     def problem(message: str) -> None:
         err.print(f"mtqa: {message}", markup=False)
 
-    from ..grammar import BACKENDS
-
-    selected = [name.strip() for name in only.split(",") if name.strip()] if only else None
     try:
-        unknown = set(selected or ()) - set(REGISTRY)
-        if unknown:
-            raise UsageError(f"unknown checker(s) {', '.join(sorted(unknown))}; known: {', '.join(REGISTRY)}")
-        if grammar.lower() not in BACKENDS:
-            raise UsageError(f"--grammar {grammar}: unknown backend; known: {', '.join(BACKENDS)}")
-        for path in names:
-            _check_names_file(path)
-        settings = Settings(
-            device=device.value, model=model, grammar=grammar.lower(), use_lm=not no_lm,
-            use_gazetteer=not no_gazetteer, names_files=tuple(names), calibration=calibration,
-            min_confidence=min_confidence,
-        )  # fmt: skip
+        settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
+                                                   calibration, min_confidence)  # fmt: skip
         try:
             pipeline = make_pipeline(settings, selected)  # checkers load their models on first use
         except (OSError, ValueError) as exc:  # a calibration file that is not there or not one

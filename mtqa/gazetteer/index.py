@@ -29,7 +29,7 @@ from .corruption import COSTS_PATH
 from .normalize import fold, is_latin
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 MIN_RETRIEVAL_LENGTH = 4
 PRIORITY_PROMINENCE = 0.8
 # Skeletons shorter than this are not indexed by their deletions (two letters match everything).
@@ -59,7 +59,40 @@ def index_keys(skel: str) -> set[str]:
     return keys
 
 
+# The index file holds these sections one after another; a loaded index reads each on first use,
+# so a check that never looks a name up (or only looks forms up) does not pay for the rest.
+SECTIONS = {
+    "entries": ("canonical", "kind", "country", "region", "population", "prominence", "source",
+                "preferred", "note"),
+    "forms": ("forms",),
+    "retrieval": ("skeletons", "skeleton_list", "key_hashes", "key_ids"),
+    "fuzzy": ("form_prominence", "priority_forms", "region_forms"),
+    "name_parts": ("name_parts",),
+}
+_SECTION_OF = {attr: name for name, attrs in SECTIONS.items() for attr in attrs}
+
+
 class Gazetteer:
+    def __getattr__(self, name: str):
+        # Only called for attributes not set yet: the lazy sections of a loaded index.
+        section = _SECTION_OF.get(name)
+        lazy = self.__dict__.get("_lazy")
+        if section is None or lazy is None:
+            raise AttributeError(name)
+        with lazy["lock"]:
+            if name not in self.__dict__:
+                start, length = lazy["offsets"][section]
+                # pread on the descriptor opened at load: a rebuild that replaces or removes the
+                # file meanwhile cannot hand this process another index's bytes.
+                self.__dict__.update(pickle.loads(os.pread(lazy["fd"], length, start)))
+        return self.__dict__[name]
+
+    def __getstate__(self) -> dict:
+        """Whole, for pickling (a worker process gets a copy, not a file descriptor)."""
+        for attr in _SECTION_OF:
+            getattr(self, attr)
+        return {k: v for k, v in self.__dict__.items() if k != "_lazy"}
+
     def __init__(self) -> None:
         self.canonical: list[str] = []
         self.kind: list[str] = []
@@ -304,7 +337,7 @@ def build_index(path: Path | None = None, progress: bool = True) -> tuple[Path, 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
-        pickle.dump(gaz.__dict__, fh, protocol=pickle.HIGHEST_PROTOCOL)  # plain data: no class path inside
+        _write_sections(fh, gaz)
     os.replace(tmp, path)  # atomic: a parallel reader never sees half a file
     if path.parent == cache_dir():
         for stale in path.parent.glob("gazetteer-*.pkl"):  # indexes of older sources are dead weight
@@ -322,14 +355,41 @@ def _stderr_console():
     return Console(file=sys.stderr)
 
 
+def _write_sections(fh, gaz: Gazetteer) -> None:
+    """A table of section offsets, the eager attributes, then each section (plain data only: no
+    class path inside, so moving the code never breaks an index)."""
+    import io
+
+    blobs, offsets, at = [], {}, 0
+    for name, attrs in SECTIONS.items():
+        blob = pickle.dumps({a: getattr(gaz, a) for a in attrs}, protocol=pickle.HIGHEST_PROTOCOL)
+        offsets[name] = (at, len(blob))
+        blobs.append(blob)
+        at += len(blob)
+    eager = {k: v for k, v in gaz.__dict__.items() if k not in _SECTION_OF and k != "_lazy"}
+    head = io.BytesIO()
+    pickle.dump({"offsets": offsets, "eager": eager}, head, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(len(head.getvalue()).to_bytes(8, "little"))
+    fh.write(head.getvalue())
+    for blob in blobs:
+        fh.write(blob)
+
+
 @lru_cache(maxsize=2)
 def _load_base(path_str: str) -> Gazetteer:
+    import threading
+
     path = Path(path_str)
     if not path.exists():
         build_index(path, progress=sys.stderr.isatty())
-    gaz = Gazetteer()
     with path.open("rb") as fh:
-        gaz.__dict__.update(pickle.load(fh))
+        size = int.from_bytes(fh.read(8), "little")
+        head = pickle.loads(fh.read(size))
+    base = 8 + size
+    gaz = Gazetteer.__new__(Gazetteer)
+    gaz.__dict__.update(head["eager"])
+    offsets = {name: (base + at, n) for name, (at, n) in head["offsets"].items()}
+    gaz._lazy = {"fd": os.open(path, os.O_RDONLY), "offsets": offsets, "lock": threading.Lock()}
     return gaz
 
 

@@ -428,15 +428,21 @@ def _levenshtein(a: str, b: str) -> int:
 
 
 def _drop_overlaps(names: list[ResolvedName]) -> list[ResolvedName]:
-    """A corrupt two-word reading ("Hannah M...") replaces the known word inside it."""
+    """A corrupt two-word reading ("Hannah M...") replaces the known word inside it.
+
+    ``names`` is sorted by (start, end), so the kept names stay disjoint and in order and only a
+    tail of them can overlap the next one: linear in the names of a document."""
     out: list[ResolvedName] = []
     for name in names:
-        clash = [o for o in out if o.start < name.end and name.start < o.end]
+        k = len(out)
+        while k and out[k - 1].end > name.start:
+            k -= 1
+        clash = out[k:]
         if not clash:
             out.append(name)
         elif name.status == "corrupt" and all(o.status != "corrupt" for o in clash):
-            out = [o for o in out if o not in clash] + [name]
-    out.sort(key=lambda r: (r.start, r.end))
+            del out[k:]
+            out.append(name)
     return out
 
 

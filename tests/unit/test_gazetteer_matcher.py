@@ -157,3 +157,57 @@ def test_newsroom_names_join_the_retrieval_index(tmp_path: Path, gaz):
     overlaid = _with_overlay(gaz, (str(house),), "overlay-retrieval")
     assert "zolotarivka" in Matcher(overlaid).candidate_forms("zorotarivka")
     assert "zolotarivka" not in Matcher(gaz).candidate_forms("zorotarivka")
+
+
+def _drop_overlaps_by_pairs(names):
+    """The rule stated plainly (every kept name against every new one), for the linear version."""
+    out = []
+    for name in names:
+        clash = [o for o in out if o.start < name.end and name.start < o.end]
+        if not clash:
+            out.append(name)
+        elif name.status == "corrupt" and all(o.status != "corrupt" for o in clash):
+            out = [o for o in out if o not in clash] + [name]
+    return sorted(out, key=lambda r: (r.start, r.end))
+
+
+def test_drop_overlaps_equals_the_pairwise_rule():
+    import random
+
+    from mtqa.gazetteer.matcher import ResolvedName, _drop_overlaps
+
+    rng = random.Random(7)
+    for _ in range(300):
+        names = []
+        for i in range(rng.randint(0, 12)):
+            start = rng.randint(0, 40)
+            status = rng.choice(["known", "variant", "corrupt"])
+            names.append(ResolvedName(start, start + rng.randint(1, 12), "x", "X", "place", "", "", status, 0.5, i))
+        names.sort(key=lambda r: (r.start, r.end))
+        assert _drop_overlaps(names) == _drop_overlaps_by_pairs(names)
+
+
+def test_index_file_loads_each_section_on_first_use(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from mtqa.gazetteer import index
+
+    built = _small_gazetteer()
+    path = tmp_path / "gazetteer.pkl"
+    with path.open("wb") as fh:
+        index._write_sections(fh, built)
+    loaded = index._load_base.__wrapped__(str(path))
+    assert "forms" not in loaded.__dict__ and "key_hashes" not in loaded.__dict__
+    path.unlink()  # a rebuild may remove the file: the open descriptor still reads this index
+    assert loaded.lookup("izyum") == built.lookup("izyum")
+    assert "forms" in loaded.__dict__ and "key_hashes" not in loaded.__dict__
+    assert loaded.retrieve("izum") == built.retrieve("izum")
+    assert np.array_equal(loaded.key_hashes, built.key_hashes)
+    copy = pickle.loads(pickle.dumps(loaded))  # whole, without the descriptor
+    assert "_lazy" not in copy.__dict__
+    for attr in index._SECTION_OF:
+        assert repr(getattr(copy, attr)) == repr(getattr(built, attr)), attr
+    with pytest.raises(AttributeError):
+        loaded.no_such_attribute
