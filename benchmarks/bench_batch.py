@@ -1,6 +1,7 @@
 """``mtqa batch`` at archive scale: documents/s, peak memory and resume-skip time, local and on Ray.
 
     python -m benchmarks.bench_batch [--docs 2000] [--small 200] [--workers 2] [--lm] [--skip-ray]
+    python -m benchmarks.bench_batch --lm --lm-only --lm-docs 24   # the LM rows alone (bench-batch-lm)
 
 The documents are made from text the project owns (examples/*.txt, tests/fixtures/clean_news.txt):
 their paragraphs, picked, reordered and numbered per document by a seeded RNG, every fifth one as
@@ -8,7 +9,10 @@ HTML, so no two documents are the same and the set is the same on every run. Eac
 ``mtqa batch`` as a subprocess into a fresh output; then the same command again, which has nothing
 left to do, times the resume skip. Peak memory is the sum of the resident sets of the command's
 process tree (Ray's raylet, GCS and workers included), sampled every 0.1 s. ``--lm`` adds the runs
-with the default language model (slow on CPU: ``--lm-docs`` documents, default 100).
+with the default language model (slow on CPU: ``--lm-docs`` documents, default 100), with the LM
+tokens/s of the batch run (one pass plus the rewrite rows, priming excluded) beside the scorer alone
+on the same documents in this process (its one document pass, nothing else): the share of the
+checking time the model is busy.
 """
 
 from __future__ import annotations
@@ -119,8 +123,29 @@ def configuration(name: str, corpus_file: Path, out_dir: Path, docs: int, extra:
         "resume_skip_s": again["wall_s"], "resume_skipped": resumed["throughput"]["skipped"],
         "findings": summary["findings"]["total"], "verdicts": summary["verdicts"],
     }  # fmt: skip
+    if "lm" in summary:
+        row |= {"lm_tokens_per_s": summary["lm"]["tokens_per_second"], "lm_tokens": summary["lm"]["forward_tokens"],
+                "rewrite_rows": summary["lm"].get("edit_rows", 0)}  # fmt: skip
     assert resumed["throughput"]["checked"] == 0 and resumed["documents"] == docs, resumed
     return row, summary
+
+
+def scorer_alone(corpus_file: Path) -> dict[str, Any]:
+    """Tokens/s of the default scorer's one document pass over the corpus, nothing else (warmed)."""
+    from mtqa.batch.core import to_document
+    from mtqa.batch.sources import records
+    from mtqa.config import Settings
+    from mtqa.lm import document_states, get_scorer, release_states
+
+    docs = [to_document(r) for r in records(str(corpus_file), None)]
+    scorer = get_scorer(Settings())
+    release_states(document_states(docs[:1], scorer) and docs[:1])  # load and warm the model
+    before, t0 = scorer.stats["forward_tokens"], time.perf_counter()
+    document_states(docs, scorer)
+    seconds = time.perf_counter() - t0
+    release_states(docs)
+    return {"documents": len(docs), "tokens": scorer.stats["forward_tokens"] - before, "seconds": round(seconds, 2),
+            "tokens_per_s": round((scorer.stats["forward_tokens"] - before) / seconds, 1)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="Ray workers")
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--lm-only", action="store_true", help="only the LM rows (written as bench-batch-lm)")
     parser.add_argument("--lm", action="store_true", help="also run with the default language model (slow on CPU)")
     parser.add_argument("--lm-docs", type=int, default=100)
     args = parser.parse_args(argv)
@@ -140,11 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     ray = ["--engine", "ray", "--workers", str(args.workers)]
     with tempfile.TemporaryDirectory(prefix="mtqa-bench-batch-") as tmp:
         tmp_dir = Path(tmp)
-        plan = [
+        plan = [] if args.lm_only else [
             ("local-no-lm", args.small, no_lm),
             ("local-no-lm", args.docs, no_lm),
-        ]
-        if not args.skip_ray:
+        ]  # fmt: skip
+        if not args.skip_ray and not args.lm_only:
             plan += [("ray-no-lm", args.small, no_lm + ray), ("ray-no-lm", args.docs, no_lm + ray)]
         if args.lm:
             plan += [("local-lm", args.lm_docs, ["--chunk-size", str(args.chunk_size)])]
@@ -159,9 +185,17 @@ def main(argv: list[str] | None = None) -> None:
             row["run"] = name
             rows.append(row)
             signature = signature or summary["signature"]
+        alone = scorer_alone(tmp_dir / f"corpus-{args.lm_docs}.jsonl") if args.lm else None
     table = [{k: v for k, v in row.items() if k != "verdicts"} for row in rows]
     print_table(f"mtqa batch ({os.cpu_count()} CPUs)", table)
-    write_results("bench-batch", {"cpus": os.cpu_count(), "chunk_size": args.chunk_size, "rows": rows}, signature)
+    payload: dict[str, Any] = {"cpus": os.cpu_count(), "chunk_size": args.chunk_size, "rows": rows}
+    if alone:
+        payload["scorer_alone"] = alone
+        for row in rows:
+            if "lm_tokens_per_s" in row:
+                row["lm_busy_vs_scorer_alone"] = round(row["lm_tokens_per_s"] / alone["tokens_per_s"], 3)
+        print(f"scorer alone (one document pass, {alone['documents']} documents): {alone['tokens_per_s']} tokens/s")
+    write_results("bench-batch-lm" if args.lm_only else "bench-batch", payload, signature)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Does the LM engine keep its detections? DEMETR dev, the LM-rescored perturbation types.
 
     python -m benchmarks.bench_lm_quality [--limit N] [--name NAME]
+    python -m benchmarks.bench_lm_quality --floors [--limit N]   # fit garble's min_position_bits
 
 Runs only the LM-based checkers (``lm``, ``garble``) on the DEMETR development split (mtqa's hash
 split of the item ids) for the perturbation types that the LM rewrites find (word swap, POS shift,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -107,6 +109,82 @@ def windows(limit: int, name: str, sizes: tuple[int, ...] = (1, 2, 3, 4, 6)) -> 
     return write_results(name, {"limit": limit, "sentences": len(docs), "flags_full_sentence": sum(full), "rows": rows})
 
 
+def _dev_items(limit: int):
+    import hashlib
+
+    from mtqa.config import data_dir
+    from mtqa.eval.datasets import DATASETS
+
+    spec = DATASETS["demetr"]
+    items = [it for it in spec.load(spec.default_files(data_dir())) if it.split == "dev" and it.group in TYPES]
+    keep = set(sorted({it.record for it in items}, key=lambda s: hashlib.sha256(s.encode()).hexdigest())[:limit])
+    return [it for it in items if it.record in keep]
+
+
+def _fit_floor(plans: list[dict]) -> float:
+    """The highest floor that keeps every rewrite that found a real slip (0 when none did)."""
+    true = [p["surprisal"] for p in plans if p["true"]]
+    return math.floor(min(true) * 100) / 100 if true else 0.0  # rounded down: the lowest one stays in
+
+
+def floors(limit: int, name: str) -> Path:
+    """Fit the per-kind surprisal floor below which a garble rewrite is not tried.
+
+    Every rewrite of the DEMETR dev sentences is scored (no floor), then per kind the floor is the
+    lowest first-pass surprisal of a rewrite that flagged the real perturbation. It is fitted on one
+    half of the source items and checked on the other (both ways), then fitted on all of dev."""
+    import hashlib
+
+    from benchmarks.harness import print_table, write_results
+    from mtqa.config import Settings
+    from mtqa.document import Document
+    from mtqa.eval.items import overlaps
+    from mtqa.garble.lexicon import rules, thresholds
+    from mtqa.garble.lmslips import _KINDS, LMHelper, plan_slips
+    from mtqa.lm import get_scorer
+
+    items = _dev_items(limit)
+    docs = [Document.from_text(it.text, id=it.id) for it in items]
+    lm = LMHelper(get_scorer(Settings()))
+    t0 = time.perf_counter()
+    lm.prepare(docs)
+    th, top_k = thresholds()["lm_slips"], rules()["lm_slips"].get("rescore_top_k", {})
+    planned, edits = [], []
+    for it, doc in zip(items, docs):
+        plans, doc_edits = plan_slips(doc, lm, floors={})
+        planned += [(it, p) for p in plans]
+        edits += doc_edits
+    deltas = lm.rescore_edits(edits)
+    seconds = time.perf_counter() - t0
+    records = []
+    for (it, p), d in zip(planned, deltas):
+        fires = bool(d) and max(d) >= float(th[_KINDS[p.kind][2]])
+        records.append({"item": it.id, "type": it.group, "kind": p.kind, "surprisal": round(p.surprisal, 3),
+                        "rows": min(len(p.candidates), top_k.get(p.kind) or len(p.candidates)), "fires": fires,
+                        "true": fires and any(overlaps(p.start, p.end, g.start, g.end) for g in it.gold),
+                        "half": int(hashlib.sha256(it.record.encode()).hexdigest(), 16) % 2})  # fmt: skip
+    kinds = sorted({r["kind"] for r in records})
+
+    def check(fit: list[dict], held: list[dict], label: str) -> dict:
+        fl = {k: _fit_floor([r for r in fit if r["kind"] == k]) for k in kinds}
+        kept = [r for r in held if r["surprisal"] >= fl[r["kind"]]]
+        detected = lambda rs: {r["item"] for r in rs if r["true"]}  # noqa: E731
+        false = lambda rs: sum(r["fires"] and not r["true"] for r in rs)  # noqa: E731
+        return {"fit -> held out": label, **{f"floor {k}": fl[k] for k in kinds},
+                "rows kept": round(sum(r["rows"] for r in kept) / max(1, sum(r["rows"] for r in held)), 3),
+                "items detected": f"{len(detected(kept))}/{len(detected(held))}",
+                "false flags": f"{false(kept)}/{false(held)}"}  # fmt: skip
+
+    halves = [[r for r in records if r["half"] == h] for h in (0, 1)]
+    rows = [check(halves[0], halves[1], "A -> B"), check(halves[1], halves[0], "B -> A"),
+            check(records, records, "all dev -> all dev")]  # fmt: skip
+    print_table(f"garble rewrite floors (bits), DEMETR dev, {len(docs)} sentences, {len(records)} rewrites", rows)
+    fitted = {k: _fit_floor([r for r in records if r["kind"] == k]) for k in kinds}
+    print(f"min_position_bits: {fitted}   ({seconds:.0f} s)")
+    return write_results(name, {"limit": limit, "sentences": len(docs), "seconds": seconds, "rows": rows,
+                                "min_position_bits": fitted, "rewrites": records})  # fmt: skip
+
+
 def compare(a: Path, b: Path) -> None:
     ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
     print(f"{'type':28s} {ra['git']:>10s} {rb['git']:>10s}   delta")
@@ -124,8 +202,11 @@ def main() -> None:
     ap.add_argument("--name", default="lm_quality")
     ap.add_argument("--compare", nargs=2, type=Path)
     ap.add_argument("--windows", action="store_true", help="agreement of bounded continuations with whole sentences")
+    ap.add_argument("--floors", action="store_true", help="fit the per-kind surprisal floors of garble's rewrites")
     args = ap.parse_args()
-    if args.windows:
+    if args.floors:
+        floors(args.limit, args.name if args.name != "lm_quality" else "garble_floors")
+    elif args.windows:
         windows(args.limit, args.name)
     elif args.compare:
         compare(*args.compare)

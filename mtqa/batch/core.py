@@ -37,6 +37,22 @@ def prime(pipeline: Pipeline) -> dict[str, Any]:
     return run_signature(pipeline.checkers, pipeline.combiner.describe())
 
 
+def lm_counters(pipeline: Pipeline) -> dict[str, int]:
+    """The LM scorer's counters (tokens through the model, rewrite rows, batches), over the distinct
+    scorers the checkers hold (``lm`` and ``garble`` share one)."""
+    scorers = {id(s): s for c in pipeline.checkers if (s := getattr(c, "_scorer", None)) is not None
+               and isinstance(getattr(s, "stats", None), dict)}  # fmt: skip
+    total: dict[str, int] = {}
+    for scorer in scorers.values():
+        for key, value in scorer.stats.items():
+            total[key] = total.get(key, 0) + int(value)
+    return total
+
+
+def counters_since(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: value - before.get(key, 0) for key, value in now.items()}
+
+
 def check_records(pipeline: Pipeline, records: Sequence[Record]) -> list[dict[str, Any]]:
     """One output line per record, in order. All documents go through one ``Pipeline.run``, so LM
     batches span documents; a checker that fails on the chunk is rerun document by document, so only

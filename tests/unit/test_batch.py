@@ -220,3 +220,32 @@ def test_ray_replicas_per_gpu_or_per_cores():
     assert RayEngine(Settings(), cpus_per_worker=4)._resources({"CPU": 16}) == (4, 0.0, 4)
     assert RayEngine(Settings(), ["ocr"])._resources({"CPU": 2, "GPU": 1}) == (1.0, 0.0, 2)  # no LM: no GPU
     assert RayEngine(Settings(use_lm=False), workers=3)._resources({"CPU": 2})[2] == 3
+
+
+class CountsTokens:
+    """Holds a scorer-like counter, as the lm and garble checkers do (both may hold the same one)."""
+
+    name, version = "counts", "1"
+
+    def __init__(self, scorer):
+        self._scorer = scorer
+
+    def check(self, batch):
+        self._scorer.stats["forward_tokens"] += sum(len(doc.text.split()) for doc in batch)
+        self._scorer.stats["edit_rows"] += len(batch)
+        return [[] for _ in batch]
+
+
+def test_summary_reports_lm_counters_of_the_checking_not_the_priming(tmp_path):
+    from types import SimpleNamespace
+
+    scorer = SimpleNamespace(stats={"forward_tokens": 0, "edit_rows": 0})
+    pipeline = make_pipeline(Settings(use_lm=False, calibration="off"), FAST)
+    pipeline.checkers += [CountsTokens(scorer), CountsTokens(scorer)]  # one scorer, counted once
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "one two three"}, {"id": "b", "text": "four five"}])
+    result = run_batch(str(inp), tmp_path / "out.jsonl", LocalEngine(pipeline=pipeline), chunk_size=1)
+    lm = result.summary["lm"]
+    assert lm["forward_tokens"] == 2 * 5 and lm["edit_rows"] == 2 * 2  # both checkers ran; priming excluded
+    assert lm["tokens_per_second"] > 0
+    plain = run_batch(str(inp), tmp_path / "plain.jsonl", engine())
+    assert "lm" not in plain.summary  # no LM, no counters
