@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.lm:
             plan += [("local-lm", args.lm_docs, ["--chunk-size", str(args.chunk_size)])]
             if not args.skip_ray:
-                plan += [("ray-lm", args.lm_docs, ["--chunk-size", str(args.chunk_size), *ray])]
+                # One LM replica per core: the default (2 cores per replica on CPU) fits one on 2 cores.
+                plan += [("ray-lm", args.lm_docs, ["--chunk-size", str(args.chunk_size), *ray, "--cpus-per-worker", "1"])]
         for name, n, extra in plan:
             corpus_file = tmp_dir / f"corpus-{n}.jsonl"
             if not corpus_file.exists():

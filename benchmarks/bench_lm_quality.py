@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_lm_quality [--limit N] [--name NAME]
     python -m benchmarks.bench_lm_quality --floors [--limit N]   # fit garble's min_position_bits
+    python -m benchmarks.bench_lm_quality --refit benchmarks/results/garble_floors.json   # the fit again, no LM
 
 Runs only the LM-based checkers (``lm``, ``garble``) on the DEMETR development split (mtqa's hash
 split of the item ids) for the perturbation types that the LM rewrites find (word swap, POS shift,
@@ -121,21 +122,27 @@ def _dev_items(limit: int):
     return [it for it in items if it.record in keep]
 
 
-def _fit_floor(plans: list[dict]) -> float:
-    """The highest floor that keeps every rewrite that found a real slip (0 when none did)."""
+def _fit_floor(plans: list[dict], margin: float) -> float:
+    """``margin`` below the lowest surprisal of a rewrite that found a real slip (0 when none did):
+    the lowest one is a small-sample estimate, and the check on the other half says how far below
+    it the next source's slips fall."""
     true = [p["surprisal"] for p in plans if p["true"]]
-    return math.floor(min(true) * 100) / 100 if true else 0.0  # rounded down: the lowest one stays in
+    return math.floor(min(true) * (1 - margin) * 100) / 100 if true else 0.0
 
 
-def floors(limit: int, name: str) -> Path:
+MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def floors(limit: int, name: str, margins: tuple[float, ...] = MARGINS) -> Path:
     """Fit the per-kind surprisal floor below which a garble rewrite is not tried.
 
     Every rewrite of the DEMETR dev sentences is scored (no floor), then per kind the floor is the
-    lowest first-pass surprisal of a rewrite that flagged the real perturbation. It is fitted on one
-    half of the source items and checked on the other (both ways), then fitted on all of dev."""
+    lowest first-pass surprisal of a rewrite that flagged the real perturbation, less a margin. Each
+    margin is fitted on one half of the source items and checked on the other (both ways); the
+    chosen one (the smallest that loses no detected item of either held-out half) is then fitted on
+    all of dev."""
     import hashlib
 
-    from benchmarks.harness import print_table, write_results
     from mtqa.config import Settings
     from mtqa.document import Document
     from mtqa.eval.items import overlaps
@@ -163,26 +170,37 @@ def floors(limit: int, name: str) -> Path:
                         "rows": min(len(p.candidates), top_k.get(p.kind) or len(p.candidates)), "fires": fires,
                         "true": fires and any(overlaps(p.start, p.end, g.start, g.end) for g in it.gold),
                         "half": int(hashlib.sha256(it.record.encode()).hexdigest(), 16) % 2})  # fmt: skip
+    return fit_floors(records, name, {"limit": limit, "sentences": len(docs), "seconds": seconds}, margins)
+
+
+def fit_floors(records: list[dict], name: str, meta: dict, margins: tuple[float, ...] = MARGINS) -> Path:
+    """The cross-half table and the floors from scored rewrites (``--refit`` reads them back)."""
+    from benchmarks.harness import print_table, write_results
+
     kinds = sorted({r["kind"] for r in records})
 
-    def check(fit: list[dict], held: list[dict], label: str) -> dict:
-        fl = {k: _fit_floor([r for r in fit if r["kind"] == k]) for k in kinds}
+    def check(fit: list[dict], held: list[dict], label: str, margin: float) -> dict:
+        fl = {k: _fit_floor([r for r in fit if r["kind"] == k], margin) for k in kinds}
         kept = [r for r in held if r["surprisal"] >= fl[r["kind"]]]
         detected = lambda rs: {r["item"] for r in rs if r["true"]}  # noqa: E731
         false = lambda rs: sum(r["fires"] and not r["true"] for r in rs)  # noqa: E731
-        return {"fit -> held out": label, **{f"floor {k}": fl[k] for k in kinds},
+        return {"fit -> held out": label, "margin": margin, **{f"floor {k}": fl[k] for k in kinds},
                 "rows kept": round(sum(r["rows"] for r in kept) / max(1, sum(r["rows"] for r in held)), 3),
                 "items detected": f"{len(detected(kept))}/{len(detected(held))}",
+                "items lost": len(detected(held)) - len(detected(kept)),
                 "false flags": f"{false(kept)}/{false(held)}"}  # fmt: skip
 
     halves = [[r for r in records if r["half"] == h] for h in (0, 1)]
-    rows = [check(halves[0], halves[1], "A -> B"), check(halves[1], halves[0], "B -> A"),
-            check(records, records, "all dev -> all dev")]  # fmt: skip
-    print_table(f"garble rewrite floors (bits), DEMETR dev, {len(docs)} sentences, {len(records)} rewrites", rows)
-    fitted = {k: _fit_floor([r for r in records if r["kind"] == k]) for k in kinds}
-    print(f"min_position_bits: {fitted}   ({seconds:.0f} s)")
-    return write_results(name, {"limit": limit, "sentences": len(docs), "seconds": seconds, "rows": rows,
-                                "min_position_bits": fitted, "rewrites": records})  # fmt: skip
+    rows = [check(fit, held, label, m) for m in margins
+            for fit, held, label in ((halves[0], halves[1], "A -> B"), (halves[1], halves[0], "B -> A"))]  # fmt: skip
+    chosen = min((m for m in margins if all(r["items lost"] == 0 for r in rows if r["margin"] == m)),
+                 default=margins[-1])  # fmt: skip
+    rows.append(check(records, records, "all dev -> all dev", chosen))
+    print_table(f"garble rewrite floors (bits), DEMETR dev, {len(records)} rewrites", rows)
+    fitted = {k: _fit_floor([r for r in records if r["kind"] == k], chosen) for k in kinds}
+    print(f"margin {chosen}: min_position_bits: {fitted}")
+    return write_results(name, {**meta, "rows": rows, "margin": chosen, "min_position_bits": fitted,
+                                "rewrites": records})  # fmt: skip
 
 
 def compare(a: Path, b: Path) -> None:
@@ -203,8 +221,12 @@ def main() -> None:
     ap.add_argument("--compare", nargs=2, type=Path)
     ap.add_argument("--windows", action="store_true", help="agreement of bounded continuations with whole sentences")
     ap.add_argument("--floors", action="store_true", help="fit the per-kind surprisal floors of garble's rewrites")
+    ap.add_argument("--refit", type=Path, help="the floors again from a --floors result (no LM)")
     args = ap.parse_args()
-    if args.floors:
+    if args.refit:
+        old = json.loads(args.refit.read_text())
+        fit_floors(old["rewrites"], "garble_floors", {k: old[k] for k in ("limit", "sentences", "seconds")})
+    elif args.floors:
         floors(args.limit, args.name if args.name != "lm_quality" else "garble_floors")
     elif args.windows:
         windows(args.limit, args.name)

@@ -21,6 +21,14 @@ from .core import check_records, counters_since, lm_counters, prime
 from .sources import Record
 
 
+def refuse_unplaceable(cluster: dict[str, float], cpus: float, gpus: float, workers: int) -> None:
+    """Actors that can never be placed would make the run wait for ever: say so at once."""
+    for kind, each in (("CPU", cpus), ("GPU", gpus)):
+        if each and workers * each > cluster.get(kind, 0):
+            raise ValueError(f"{workers} workers x {each:g} {kind} each do not fit the Ray cluster "
+                             f"({cluster.get(kind, 0):g} {kind}); lower --workers or --{kind.lower()}s-per-worker")
+
+
 class CheckWorker:
     """One pipeline on a Ray worker (a plain class: ``ray.remote`` is applied when Ray is in use)."""
 
@@ -89,7 +97,9 @@ class RayEngine:
             else:
                 ray.init(include_dashboard=False, log_to_driver=False)
             self._started_ray = True
-        cpus, gpus, workers = self._resources(ray.cluster_resources())
+        cluster = ray.cluster_resources()
+        cpus, gpus, workers = self._resources(cluster)
+        refuse_unplaceable(cluster, cpus, gpus, workers)
         self.cpus_per_worker, self.gpus_per_worker, self.workers = cpus, gpus, workers
         # Torch on a worker uses as many threads as the cores it reserved, not the whole node's.
         env = {"MTQA_THREADS": str(max(1, int(cpus)))}

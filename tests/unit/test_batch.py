@@ -222,6 +222,16 @@ def test_ray_replicas_per_gpu_or_per_cores():
     assert RayEngine(Settings(use_lm=False), workers=3)._resources({"CPU": 2})[2] == 3
 
 
+def test_ray_pool_that_cannot_be_placed_is_refused():
+    from mtqa.batch.ray_engine import refuse_unplaceable
+
+    refuse_unplaceable({"CPU": 2}, 1.0, 0.0, 2)
+    with pytest.raises(ValueError, match="2 workers x 2 CPU"):
+        refuse_unplaceable({"CPU": 2}, 2.0, 0.0, 2)  # the LM on CPU wants 2 cores per replica
+    with pytest.raises(ValueError, match="GPU"):
+        refuse_unplaceable({"CPU": 16, "GPU": 1}, 1.0, 1.0, 2)
+
+
 class CountsTokens:
     """Holds a scorer-like counter, as the lm and garble checkers do (both may hold the same one)."""
 
