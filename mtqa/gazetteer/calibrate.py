@@ -112,7 +112,7 @@ def main() -> None:
     # Normalised cost only gates (see [gate]); as a weight it would fight `cost` (collinear).
     cols = [i for i, name in enumerate(FEATURES) if name not in ("context", "ncost")]
     # Each source weighs the same in the fit, whatever its size.
-    sizes = {g: group.count(g) for g in set(group)}
+    sizes = {g: group.count(g) for g in sorted(set(group))}  # sorted: the same file every run
     weights_per_row = [1.0 / sizes[g] for g in group]
     raw = fit_logistic([[row[i] for i in cols] for row in X], y, sample_weight=weights_per_row)
     weights = dict.fromkeys(FEATURES, 0.0)

@@ -29,7 +29,7 @@ from .corruption import COSTS_PATH
 from .normalize import fold, is_latin
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 MIN_RETRIEVAL_LENGTH = 4
 PRIORITY_PROMINENCE = 0.8
 # Skeletons shorter than this are not indexed by their deletions (two letters match everything).
@@ -326,11 +326,14 @@ def build_index(path: Path | None = None, progress: bool = True) -> tuple[Path, 
                 for entry in fn():
                     gaz.add(entry)
             bar.advance(task)
-    # Seed-list people are known name parts too (their given names and surnames).
+    # Seed-list people are known name parts too (their given names and surnames); a names-dataset
+    # name is a given name or a surname ("names-dataset:given"), not a person on its own.
     for eid, kind in enumerate(gaz.kind):
         if kind == "person":
+            source = gaz.source[eid]
+            label = source.partition(":")[2] if source.startswith(sources.PERSON_NAME_SOURCE) else "person"
             for part in fold(gaz.canonical[eid]).split():
-                gaz.name_parts.setdefault(part, "person")
+                gaz.name_parts.setdefault(part, label)
     gaz.finish()
     gaz.meta = {"base_hash": base_hash(), "sources": sources.source_fingerprint(), "entries": len(gaz),
                 "forms": len(gaz.forms), "name_parts": len(gaz.name_parts)}

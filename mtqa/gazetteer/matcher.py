@@ -21,6 +21,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Callable, Sequence
 
 from ..config import PACKAGE_DATA
@@ -28,6 +29,7 @@ from ..document import Document
 from .candidates import NameCandidate, name_candidates
 from .corruption import CorruptionModel, default_model
 from .index import Gazetteer
+from .sources import PERSON_NAME_SOURCE
 from .normalize import fold, has_cyrillic, is_latin
 
 DECISION_PATH = PACKAGE_DATA / "gazetteer" / "decision.toml"
@@ -208,6 +210,20 @@ class Matcher:
                 alignment = self.model.align(form, query, max_cost=self.gate["max_cost"])
                 if alignment.cost == math.inf:
                     continue
+                # The known name with a short ending added or swapped in ("Johannese", "Craiovei").
+                ending = _ending_swap(form, query) or (query.startswith(form) and 1 <= len(query) - len(form) <= 3
+                                                        and len(form) >= 4 and " " not in query)
+                # What depends on the form only, computed once for all its entities (a given name
+                # or a common place name has dozens).
+                per_form = {
+                    "form": form, "start": start, "end": end, "span_text": text, "cost": alignment.cost,
+                    "ncost": alignment.cost / max(len(form), 1), "ops": alignment.ops,
+                    "mt_likeness": self.model.mt_likeness(alignment.ops), "edit_distance": _levenshtein(form, query),
+                    # a cut-off or extended name, and one whose skeleton is the known one's
+                    "cut": float(form.startswith(query) or query.startswith(form)),
+                    "same_skeleton": float(self.model.skeleton(form) == self.model.skeleton(query)),
+                    "ending": float(ending),
+                }
                 for eid in self.gaz.lookup(form):
                     canonical = self.gaz.canonical[eid]
                     coverage = min(1.0, n_words / max(1, len(canonical.split())))
@@ -222,16 +238,9 @@ class Matcher:
                     key = canonical
                     if key not in by_entity or rank > by_entity[key]["rank"]:
                         by_entity[key] = {
-                            "entity": eid, "canonical": canonical, "form": form, "kind": self.gaz.kind[eid],
-                            "start": start, "end": end, "span_text": text, "cost": alignment.cost,
-                            "ncost": alignment.cost / max(len(form), 1), "ops": alignment.ops,
-                            "prominence": self.gaz.prominence[eid], "context": context,
-                            "mt_likeness": self.model.mt_likeness(alignment.ops), "rank": rank,
-                            "coverage": coverage, "edit_distance": _levenshtein(form, query),
-                            # a cut-off or extended name, and one whose skeleton is the known one's
-                            "cut": float(form.startswith(query) or query.startswith(form)),
-                            "same_skeleton": float(self.model.skeleton(form) == self.model.skeleton(query)),
-                            "ending": float(_ending_swap(form, query)),
+                            **per_form, "entity": eid, "canonical": canonical, "kind": self.gaz.kind[eid],
+                            "prominence": self.gaz.prominence[eid], "context": context, "rank": rank,
+                            "coverage": coverage,
                         }
         ranked = sorted(by_entity.values(), key=lambda c: -c["rank"])
         suspect.candidates = ranked[:5]
@@ -254,7 +263,7 @@ class Matcher:
         always kept."""
         import numpy as np
         from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.distance import Levenshtein, Prefix
 
         skel = self.model.skeleton(query)
         skels = self.gaz.retrieve(skel)
@@ -279,12 +288,13 @@ class Matcher:
             skel_lev = process.cdist([skel], [pairs[f] for f in forms], scorer=Levenshtein.distance,
                                      dtype=np.int32, workers=1)[0]
             lev = process.cdist([query], forms, scorer=Levenshtein.distance, dtype=np.int32, workers=1)[0]
-            bonus = np.fromiter((float(r.get("prefilter_prominence", 1.0)) * self.gaz.form_prominence.get(f, 0.0)
-                                 for f in forms),
-                                float, len(forms))
+            # map() over dict.get and len keeps these loops in C (hundreds of forms per suspect).
+            bonus = float(r.get("prefilter_prominence", 1.0)) * np.fromiter(
+                map(self.gaz.form_prominence.get, forms, repeat(0.0)), float, len(forms))
             # A cut-off name ("Stavro") or one with an ending added ("Darwinil") is one edit from its
-            # entity, however many letters differ.
-            cut = np.fromiter((f.startswith(query) or query.startswith(f) for f in forms), bool, len(forms))
+            # entity, however many letters differ: their common prefix is the shorter of the two.
+            common = process.cdist([query], forms, scorer=Prefix.similarity, dtype=np.int32, workers=1)[0]
+            cut = common >= np.minimum(np.fromiter(map(len, forms), np.int32, len(forms)), len(query))
             skel_lev = np.where(cut, np.minimum(skel_lev, 1), skel_lev)
             lev = np.where(cut, np.minimum(lev, 1), lev)
             score = skel_lev + float(r.get("prefilter_form_distance", 0.35)) * lev - bonus
@@ -324,8 +334,11 @@ class Matcher:
                     if not ids:
                         continue
                     if (j == i + 1 and j < len(words) and self.gaz.name_parts.get(fold(text)) == "given"
-                            and not any(self.gaz.kind[e] == "person" for e in ids)):
-                        continue  # "Volodymyr Tymoshenko": a given name here, not the town of Volodymyr
+                            and not any(self.gaz.kind[e] == "person" and not self.gaz.source[e].startswith(
+                                PERSON_NAME_SOURCE) for e in ids)):
+                        # "Volodymyr Tymoshenko": a given name here (names-dataset's given names are
+                        # only that), not the town of Volodymyr; the next word may be a surname.
+                        continue
                     if j == i + 1 and _zipf(text) >= self.rules["ordinary_word_zipf"]:
                         # "Major", "Defense": ordinary words that are also some village.
                         ids = tuple(e for e in ids if self.gaz.prominence[e] >= self.rules["context_min_prominence"])
@@ -429,7 +442,8 @@ def _ending_swap(form: str, query: str) -> bool:
     if len(form) < 5 or " " in form or " " in query:
         return False
     stem = form[:-1]
-    return query.startswith(stem) and query[len(stem) :] != form[-1] and 1 <= len(query) - len(stem) <= 3
+    # Two or three letters for one: a single swapped last letter is a plain corruption ("Ternopir").
+    return query.startswith(stem) and 2 <= len(query) - len(stem) <= 3 and query[len(stem)] != form[-1]
 
 
 def _levenshtein(a: str, b: str) -> int:

@@ -163,6 +163,7 @@ def name_parts() -> Iterator[tuple[str, str]]:
 # Only names ranked this high in some country become people of the index: deeper down the lists
 # are mostly typos and ordinary words, which would turn MT damage into "known" names.
 PERSON_NAME_MAX_RANK = 2000
+PERSON_NAME_SOURCE = "names-dataset:"  # + "given" or "surname"
 PERSON_NAME_MIN_LENGTH = 4
 
 
@@ -190,7 +191,7 @@ def names_dataset_people() -> Iterator[SourceEntry]:
             if ranks[country] > PERSON_NAME_MAX_RANK or not is_latin(fold(name)):
                 continue
             yield SourceEntry(name, "person", country, "", 0, person_name_prominence(ranks[country]),
-                              "names-dataset:" + ("given" if first else "surname"))
+                              PERSON_NAME_SOURCE + ("given" if first else "surname"))
         del dataset, table
         gc.collect()
 

@@ -211,3 +211,29 @@ def test_index_file_loads_each_section_on_first_use(tmp_path):
         assert repr(getattr(copy, attr)) == repr(getattr(built, attr)), attr
     with pytest.raises(AttributeError):
         loaded.no_such_attribute
+
+
+@pytest.mark.parametrize("form, query, expected", [
+    ("craiova", "craiovei", True), ("valletta", "vallettei", True), ("henry", "henric", True),
+    ("kharkiv", "kharkov", False), ("izium", "idium", False), ("kharkiv", "kharkiv", False),
+    ("kyiv", "kyive", False),  # too short to tell an ending from a corruption
+    ("ternopil", "ternopir", False), ("ternopil", "ternopilei", False),  # a plain swap; an ending added (cut)
+])  # fmt: skip
+def test_ending_swap_is_the_known_name_with_its_last_letter_replaced(form, query, expected):
+    from mtqa.gazetteer.matcher import _ending_swap
+
+    assert _ending_swap(form, query) is expected
+
+
+def test_a_case_ending_left_on_a_known_name_is_a_feature_of_the_suspect(gaz):
+    from collections import Counter
+
+    from mtqa.gazetteer.matcher import Suspect
+
+    matcher = Matcher(gaz)
+    for word, canonical, ending in (("Ternopilei", "Ternopil", 1.0), ("Ternopili", "Ternopil", 1.0),
+                                    ("Ternopir", "Ternopil", 0.0)):
+        suspect = Suspect(0, len(word), word, word.lower(), 0.0)
+        matcher.score_suspect(suspect, [(0, len(word), word, 1)], Counter(), Counter())
+        assert suspect.best["canonical"] == canonical
+        assert matcher.features(suspect)["ending"] == ending, word
