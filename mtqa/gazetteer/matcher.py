@@ -17,6 +17,7 @@ logistic model (``data/gazetteer/decision.toml``; fitted by ``mtqa.gazetteer.cal
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -192,6 +193,20 @@ class Matcher:
                                        self.gaz.kind[i] != "place", -i))
 
     # -- suspects ------------------------------------------------------------------------------
+    def _inflected(self, form: str, query: str) -> bool:
+        """``query`` is an adjective of ``form``: its stem, "-sk"/"-tsk"... and an adjectival ending
+        (decision.toml's [suspect]), where ``form`` is that stem with a short ending of its own
+        ("Antonivka"/"Antonivske" -> "Antonivskyi bridge", "Zaporizka" -> "Zaporizkyi")."""
+        pattern = self.__dict__.get("_adjective")
+        if pattern is None:
+            stems = "|".join(sorted(map(re.escape, self.rules.get("adjective_stems", ())), key=len, reverse=True))
+            ends = "|".join(sorted(map(re.escape, self.rules.get("adjective_endings", ())), key=len, reverse=True))
+            pattern = self._adjective = re.compile(f"(.{{4,}}?)(?:{stems})(?:{ends})") if stems and ends else False
+        if not pattern or " " in query or form == query:
+            return False
+        found = pattern.fullmatch(query)
+        return bool(found and form.startswith(found.group(1)) and len(form) - len(found.group(1)) <= 4)
+
     def score_suspect(self, suspect: Suspect, spans: list[tuple[int, int, str, int]],
                       regions: Counter, countries: Counter) -> None:
         """Fill ``suspect.candidates``/``best``: ``spans`` are (start, end, text, n_words) queries."""
@@ -206,6 +221,8 @@ class Matcher:
                 ratio = max(len(form), len(query)) / max(1, min(len(form), len(query)))
                 if ratio > max_ratio:
                     continue
+                if self._inflected(form, query):
+                    continue  # the name itself, inflected ("Antonivske" -> "Antonivskyi bridge")
                 # Dearer than the gate can never be flagged: abandon those paths early.
                 alignment = self.model.align(form, query, max_cost=self.gate["max_cost"])
                 if alignment.cost == math.inf:

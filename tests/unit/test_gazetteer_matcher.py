@@ -237,3 +237,23 @@ def test_a_case_ending_left_on_a_known_name_is_a_feature_of_the_suspect(gaz):
         matcher.score_suspect(suspect, [(0, len(word), word, 1)], Counter(), Counter())
         assert suspect.best["canonical"] == canonical
         assert matcher.features(suspect)["ending"] == ending, word
+
+
+@pytest.mark.parametrize("form, query, adjective", [
+    ("antonivka", "antonivskyi", True), ("antonivske", "antonivskyi", True), ("zaporizka", "zaporizkyi", True),
+    ("kharkiv", "kharkivskoho", True), ("zaporizka", "zaporizke", False), ("ternopil", "ternopir", False), ("izium", "idium", False),
+    ("antonivka", "antonivka", False), ("kharkiv", "kharkivskyi oblast", False),
+])  # fmt: skip
+def test_place_adjectives_are_the_place_not_a_corruption(matcher, form, query, adjective):
+    assert matcher._inflected(form, query) is adjective
+
+
+def test_an_adjective_of_a_known_village_is_not_flagged():
+    gaz = Gazetteer()
+    for entry in [SourceEntry("Antonivka", "place", "UA", "UA.65", 2_000, 0.4, "test", []),
+                  SourceEntry("Antonivske", "place", "UA", "UA.04", 0, 0.3, "test", []),
+                  SourceEntry("Kherson", "place", "UA", "UA.65", 280_000, 0.8, "test", [])]:
+        gaz.add(entry)
+    gaz.finish()
+    text = "The council in Kherson voted to delay repairs to the Antonivskyi bridge on Tuesday."
+    assert not _corrupt(Matcher(gaz), text)
