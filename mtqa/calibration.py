@@ -49,15 +49,19 @@ def _slog(x: float) -> float:
     return math.copysign(math.log1p(abs(x)), x)
 
 
-def _numbers(prefix: str, value: Any, out: dict[str, float], depth: int = 0) -> None:
+def _numbers(prefix: str, value: Any, out: dict[str, float], depth: int = 0, codes: bool = False) -> None:
+    """Evidence values as features; with ``codes``, short top-level strings (rule category, issue
+    type, OCR reason...) become one-hot features too (the learned decision reads those)."""
     if isinstance(value, bool):
         out[prefix] = float(value)
     elif isinstance(value, (int, float)):
         if math.isfinite(value) and abs(value) <= MAX_ABS_EVIDENCE:
             out[prefix] = _slog(float(value))
+    elif codes and isinstance(value, str) and depth == 0 and len(value) <= 24 and " " not in value:
+        out[f"{prefix}={value}"] = 1.0
     elif isinstance(value, Mapping) and depth < 1:
         for key, sub in value.items():
-            _numbers(f"{prefix}.{key}", sub, out, depth + 1)
+            _numbers(f"{prefix}.{key}", sub, out, depth + 1, codes)
 
 
 def raw_confidence(finding: Finding) -> float:

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .calibration import _slog, family
+from .calibration import _numbers, _slog, family
 from .config import models_dir
 from .findings import Finding
 
@@ -35,26 +35,12 @@ RAW_KEY = "raw_confidence"
 DOCUMENT_KEY = "document"
 DECISION_KEY = "decision"
 OCR_DAMAGE = "doc:ocr_damage"  # may only ever raise a probability (see Decision.apply)
-MAX_ABS_EVIDENCE = 1e6
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 _SENTENCE_END = set(".!?:;\"”»")
 
 
 def default_path() -> Path:
     return models_dir() / "decision.json"
-
-
-def _numbers(prefix: str, value: Any, out: dict[str, float], depth: int = 0) -> None:
-    if isinstance(value, bool):
-        out[prefix] = float(value)
-    elif isinstance(value, (int, float)):
-        if math.isfinite(value) and abs(value) <= MAX_ABS_EVIDENCE:
-            out[prefix] = _slog(float(value))
-    elif isinstance(value, str) and depth == 0 and len(value) <= 24 and " " not in value:
-        out[f"{prefix}={value}"] = 1.0  # short codes: rule category, issue type, OCR reason...
-    elif isinstance(value, Mapping) and depth < 1:
-        for key, sub in value.items():
-            _numbers(f"{prefix}.{key}", sub, out, depth + 1)
 
 
 # --------------------------------------------------------------------------- word statistics
@@ -144,7 +130,7 @@ def candidate_features(finding: Finding, text: str = "") -> dict[str, float]:
     for key, value in finding.evidence.items():
         if key not in ("merged", RAW_KEY, DOCUMENT_KEY, DECISION_KEY, "backend", "news_profile", "rule_id",
                        "engine_message", "near_name"):  # fmt: skip
-            _numbers(f"ev:{key}", value, feats)
+            _numbers(f"ev:{key}", value, feats, codes=True)
     damage = float((finding.evidence.get(DOCUMENT_KEY) or {}).get("ocr_damage_per_100_words", 0.0))
     feats[OCR_DAMAGE] = _slog(damage)
     if not text:
