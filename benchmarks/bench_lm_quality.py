@@ -29,16 +29,9 @@ def run(limit: int, name: str) -> Path:
     from mtqa.api import make_pipeline
     from mtqa.config import Settings
     from mtqa.document import Document
-    from mtqa.config import data_dir
-    from mtqa.eval.datasets import DATASETS
     from mtqa.eval.items import overlaps
 
-    spec = DATASETS["demetr"]
-    items = [it for it in spec.load(spec.default_files(data_dir()))
-             if it.split == "dev" and it.group in TYPES]  # fmt: skip
-    sources = sorted({it.record for it in items}, key=lambda s: __import__("hashlib").sha256(s.encode()).hexdigest())[:limit]
-    keep = set(sources)
-    items = [it for it in items if it.record in keep]
+    items = _dev_items(limit)
     pipeline = make_pipeline(Settings(calibration="off"), only=["lm", "garble"])
     docs = [Document.from_text(it.text, id=it.id) for it in items]
     t0 = time.perf_counter()
@@ -70,17 +63,13 @@ def windows(limit: int, name: str, sizes: tuple[int, ...] = (1, 2, 3, 4, 6)) -> 
     """Agreement of the garble rewrites' decisions (best Δ >= its threshold) when each rewrite is
     scored ``k`` words past the edit against scoring it to the end of the sentence."""
     from benchmarks.harness import write_results
-    from mtqa.config import Settings, data_dir
+    from mtqa.config import Settings
     from mtqa.document import Document
-    from mtqa.eval.datasets import DATASETS
     from mtqa.garble.lexicon import thresholds
     from mtqa.garble.lmslips import _KINDS, LMHelper, plan_rewrites
     from mtqa.lm import get_scorer, rescore_edits
 
-    spec = DATASETS["demetr"]
-    items = [it for it in spec.load(spec.default_files(data_dir())) if it.split == "dev" and it.group in TYPES]
-    keep = set(sorted({it.record for it in items}, key=lambda s: __import__("hashlib").sha256(s.encode()).hexdigest())[:limit])
-    docs = [Document.from_text(it.text, id=it.id) for it in items if it.record in keep]
+    docs = [Document.from_text(it.text, id=it.id) for it in _dev_items(limit)]
     lm = LMHelper(get_scorer(Settings()))
     lm.prepare(docs)
     th = thresholds()["lm_slips"]

@@ -361,8 +361,6 @@ def _stderr_console():
 def _write_sections(fh, gaz: Gazetteer) -> None:
     """A table of section offsets, the eager attributes, then each section (plain data only: no
     class path inside, so moving the code never breaks an index)."""
-    import io
-
     blobs, offsets, at = [], {}, 0
     for name, attrs in SECTIONS.items():
         blob = pickle.dumps({a: getattr(gaz, a) for a in attrs}, protocol=pickle.HIGHEST_PROTOCOL)
@@ -370,10 +368,9 @@ def _write_sections(fh, gaz: Gazetteer) -> None:
         blobs.append(blob)
         at += len(blob)
     eager = {k: v for k, v in gaz.__dict__.items() if k not in _SECTION_OF and k != "_lazy"}
-    head = io.BytesIO()
-    pickle.dump({"offsets": offsets, "eager": eager}, head, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(len(head.getvalue()).to_bytes(8, "little"))
-    fh.write(head.getvalue())
+    head = pickle.dumps({"offsets": offsets, "eager": eager}, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(len(head).to_bytes(8, "little"))
+    fh.write(head)
     for blob in blobs:
         fh.write(blob)
 
@@ -385,14 +382,13 @@ def _load_base(path_str: str) -> Gazetteer:
     path = Path(path_str)
     if not path.exists():
         build_index(path, progress=sys.stderr.isatty())
-    with path.open("rb") as fh:
-        size = int.from_bytes(fh.read(8), "little")
-        head = pickle.loads(fh.read(size))
-    base = 8 + size
+    fd = os.open(path, os.O_RDONLY)  # the header and every section come from this one file
+    size = int.from_bytes(os.pread(fd, 8, 0), "little")
+    head = pickle.loads(os.pread(fd, size, 8))
     gaz = Gazetteer.__new__(Gazetteer)
     gaz.__dict__.update(head["eager"])
-    offsets = {name: (base + at, n) for name, (at, n) in head["offsets"].items()}
-    gaz._lazy = {"fd": os.open(path, os.O_RDONLY), "offsets": offsets, "lock": threading.Lock()}
+    offsets = {name: (8 + size + at, n) for name, (at, n) in head["offsets"].items()}
+    gaz._lazy = {"fd": fd, "offsets": offsets, "lock": threading.Lock()}
     return gaz
 
 
