@@ -98,7 +98,7 @@ def eval_command(
 
 @app.command("calibrate")
 def calibrate_command(
-    datasets: str = typer.Option(",".join(DEFAULT_DATASETS), "--datasets", help="Comma-separated (demetr may be added; see README)."),
+    datasets: str = typer.Option(",".join(DEFAULT_DATASETS), "--datasets", help="Comma-separated (demetr may be added; see docs/evaluation.md)."),
     limit: Optional[str] = typer.Option(
         None, "--limit", help="At most N dev records per dataset: N, or per dataset as names=200,ocr=10."
     ),
