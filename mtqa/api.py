@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from .calibration import load_calibration
 from .checkers import build_checkers
 from .combiner import Combiner
-from .config import Settings
+from .config import PACKAGE_DATA, Settings
 from .document import Document
 from .pipeline import DocumentReport, Pipeline
 from .signature import run_signature
 
 
+CANDIDATE_PROFILE = PACKAGE_DATA / "grammar_candidates.yaml"
+
+
 def make_combiner(settings: Settings) -> Combiner:
+    from .decision import load_decision
+
     calibrator = load_calibration(settings.calibration)
     min_confidence = settings.min_confidence
     if min_confidence is None:
         min_confidence = calibrator.report_threshold if calibrator else 0.0
     return Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold,
-                    calibrator=calibrator, min_confidence=min_confidence)  # fmt: skip
+                    calibrator=calibrator, min_confidence=min_confidence,
+                    decision=load_decision(settings.decision))  # fmt: skip
+
+
+def checker_settings(settings: Settings, combiner: Combiner) -> Settings:
+    """With a learned decision, grammar proposes every LanguageTool match (candidate mode) unless
+    the caller chose a profile overlay."""
+    if combiner.decision is None or settings.grammar_profile or os.environ.get("MTQA_GRAMMAR_PROFILE"):
+        return settings
+    return replace(settings, grammar_profile=str(CANDIDATE_PROFILE))
 
 
 def make_pipeline(
     settings: Settings | None = None, only: list[str] | None = None, combiner: Combiner | None = None
 ) -> Pipeline:
     settings = settings or Settings()
-    return Pipeline(build_checkers(settings, only), combiner or make_combiner(settings))
+    combiner = combiner or make_combiner(settings)
+    return Pipeline(build_checkers(checker_settings(settings, combiner), only), combiner)
 
 
 def check_documents(

@@ -212,17 +212,15 @@ class Calibrator:
 
 
 def load_calibration(spec: str | Path | None) -> Any:
-    """``"default"``: models/combiner.json when present; ``"off"`` or empty: none; else a path: a
-    calibration model, or a learned decision (``mtqa.decision``, ``models/decision.json``)."""
+    """``"default"``: models/combiner.json when present; ``"off"`` or empty: none; else a path to a
+    calibration model (a learned decision is ``Settings.decision``, see :func:`load_decision`)."""
     if spec is None or str(spec) in ("", "off", "none"):
         return None
     if str(spec) == "default":
         return Calibrator.load()
     path = Path(spec)
     if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("kind") == "decision":
-        from .decision import Decision
-
-        return Decision.load(path)
+        raise ValueError(f"{spec} is a learned decision: pass it as --decision, not --calibration")
     model = Calibrator.load(spec)
     if model is None:
         raise FileNotFoundError(f"calibration file {spec} not found")

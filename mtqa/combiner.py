@@ -11,6 +11,23 @@ from .findings import Finding, Severity
 
 if TYPE_CHECKING:
     from .calibration import Calibrator
+    from .decision import Decision
+
+CANDIDATE_KEY = "news_profile"
+# Why the news profile dropped a match, where the learned decision may overrule it. A word the
+# gazetteer knows ("known_name") or right in another English variant ("other_variant") is never an
+# error: fitted on MT post-edits, the decision would flag correct place names as misspellings.
+DECIDABLE = ("rule_off", "unknown_name")
+
+
+def is_candidate(finding: Finding) -> bool:
+    """A LanguageTool match the news profile would drop (grammar in candidate mode)."""
+    return finding.check.startswith("grammar.") and finding.evidence.get(CANDIDATE_KEY, "kept") != "kept"
+
+
+def decidable(finding: Finding) -> bool:
+    """A candidate the learned decision may report (every other candidate stays dropped)."""
+    return finding.check.startswith("grammar.") and finding.evidence.get(CANDIDATE_KEY) in DECIDABLE
 
 
 class Verdict(str, Enum):
@@ -49,13 +66,36 @@ class Combiner:
     # probability that it is a real error. Without it the noisy-OR of the checkers' confidences stands.
     calibrator: Calibrator | None = None
     min_confidence: float = 0.0  # findings below this (calibrated) confidence are not reported
+    # The learned decision (mtqa.decision): it alone reports the candidates the news profile drops,
+    # those at or above its own dev-chosen report threshold. Without it no candidate is reported.
+    decision: Decision | None = None
 
     def describe(self) -> dict[str, Any]:
-        """For the run signature: which calibration (its data hash) and report threshold."""
-        return {"calibration": self.calibrator.data_hash if self.calibrator else None,
-                "min_confidence": self.min_confidence}
+        """For the run signature: which calibration and decision (data hashes) and report thresholds."""
+        out: dict[str, Any] = {"calibration": self.calibrator.data_hash if self.calibrator else None,
+                               "min_confidence": self.min_confidence}
+        if self.decision is not None:
+            out.update(decision=self.decision.data_hash, decision_threshold=self.decision.report_threshold)
+        return out
 
     def combine(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
+        """Merged, calibrated and decided: what the report shows."""
+        out = []
+        for f in self.merge(findings, text):
+            if is_candidate(f):
+                if self.decision is None or not decidable(f):
+                    continue
+                f = self._calibrated(f, text, self.decision)
+                if f.confidence < self.decision.report_threshold:
+                    continue
+            elif self.calibrator is not None:
+                f = self._calibrated(f, text, self.calibrator)
+            if f.confidence >= self.min_confidence:
+                out.append(f)
+        return out
+
+    def merge(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
+        """Overlapping findings merged, with the document's context; nothing decided or dropped."""
         ordered = sorted(findings, key=lambda f: (f.start, f.end))
         groups: list[list[Finding]] = []
         for finding in ordered:
@@ -69,26 +109,27 @@ class Combiner:
         context = document_context(findings, text)
         if context:  # the calibration reads it; a reader sees why a finding was trusted less
             merged = [replace(f, evidence={**f.evidence, DOCUMENT_KEY: context}) for f in merged]
-        if self.calibrator is not None:
-            merged = [self._calibrated(f, text) for f in merged]
-        return [f for f in merged if f.confidence >= self.min_confidence]
+        return merged
 
-    def _calibrated(self, finding: Finding, text: str) -> Finding:
+    @staticmethod
+    def _calibrated(finding: Finding, text: str, model: Any) -> Finding:
         """The calibrated finding (the decision model reads the words too). Document damage may
         raise a finding's confidence, never lower it: a model fitted where OCR-damaged pages had
         many false alarms would otherwise make the most damaged text the quietest. So the model
         is read with the document facts and without them, and the higher confidence stands."""
-        seen = self.calibrator.calibrate(finding, text)
+        seen = model.calibrate(finding, text)
         if DOCUMENT_KEY not in finding.evidence:
             return seen
         bare = replace(finding, evidence={k: v for k, v in finding.evidence.items() if k != DOCUMENT_KEY})
-        clean = self.calibrator.calibrate(bare, text)
+        clean = model.calibrate(bare, text)
         return seen if seen.confidence >= clean.confidence else replace(clean, evidence=seen.evidence)
 
     def _merge(self, group: list[Finding]) -> Finding:
+        lead = max(group, key=lambda f: (f.severity.rank, f.confidence))
+        if not is_candidate(lead):  # a reported finding is what it was without the candidates
+            group = [f for f in group if not is_candidate(f)]
         if len(group) == 1:
             return group[0]
-        lead = max(group, key=lambda f: (f.severity.rank, f.confidence))
         suggestions = list(lead.suggestions)
         for other in group:
             suggestions += [s for s in other.suggestions if s not in suggestions]

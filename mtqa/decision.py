@@ -7,10 +7,12 @@ the exported gradient-boosted trees plus their sigmoid calibration, stored as da
 ``models/decision.json`` with the hash of the data it was fitted on. The fitting code is
 ``mtqa.eval.fit_decision`` (scikit-learn); nothing here imports it.
 
-It plugs into the :class:`~mtqa.combiner.Combiner` where the older per-finding calibration does
-(``calibrate(finding, text)``, ``apply``, ``data_hash``, ``report_threshold``), so the single
-``Finding`` type and the run signature stay as they are. The decision's probability and the
-features that moved it most go into ``evidence.decision``.
+The :class:`~mtqa.combiner.Combiner` asks it about the candidates the news profile drops (every
+other finding is reported as its checker and the calibration say): it reports those whose
+probability reaches the model's dev-chosen ``report_threshold``. So the decision can only win back
+what a hand-set filter dropped, never lose what the profile keeps; on dev that beat the news
+profile alone on every dataset (docs/evaluation.md). The decision's probability and the features
+that moved it most go into ``evidence.decision``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ _SENTENCE_END = set(".!?:;\"”»")
 
 def default_path() -> Path:
     return models_dir() / "decision.json"
+
+
+def load_decision(spec: str | Path | None) -> "Decision | None":
+    """``"default"``: models/decision.json when present; ``"off"`` or empty: none; else that file."""
+    if spec is None or str(spec) in ("", "off", "none"):
+        return None
+    if str(spec) == "default":
+        return Decision.load()
+    if not Path(spec).is_file():
+        raise FileNotFoundError(f"decision file {spec} not found")
+    return Decision.load(spec)
 
 
 # --------------------------------------------------------------------------- word statistics
@@ -202,7 +215,6 @@ class Decision:
             raise ValueError(f"not a decision model of version {VERSION} (kind {raw.get('kind')}, version {raw.get('version')})")
         self.raw = dict(raw)
         self.features: list[str] = list(raw["features"])
-        self.families: set[str] = set(raw["families"])
         self.data_hash: str = str(raw.get("data_hash", ""))
         self.report_threshold: float = float(raw.get("report_threshold", 0.5))
         self.fitted_on: dict[str, Any] = dict(raw.get("fitted_on", {}))
@@ -260,14 +272,8 @@ class Decision:
     def vector(self, finding: Finding, text: str = "") -> np.ndarray:
         return vectorize([candidate_features(finding, text)], self.features)[0]
 
-    def knows(self, finding: Finding) -> bool:
-        return family(finding.check) in self.families
-
     def apply(self, finding: Finding, text: str = "") -> float:
-        """Probability that the candidate is a real error; a check family the model never saw in its
-        data (boilerplate: no dataset labels it) keeps its checker's own confidence."""
-        if not self.knows(finding):
-            return float(finding.evidence.get(RAW_KEY, finding.confidence))
+        """Probability that the candidate is a real error."""
         return float(self.probability(self.vector(finding, text))[0])
 
     def explain(self, x: np.ndarray, top: int = 3) -> list[dict[str, Any]]:
@@ -287,8 +293,6 @@ class Decision:
         """The finding with the decision's probability as its confidence; the checkers' own
         confidence stays in ``evidence.raw_confidence``, the reasons in ``evidence.decision``."""
         raw = float(finding.evidence.get(RAW_KEY, finding.confidence))
-        if not self.knows(finding):
-            return replace(finding, evidence={**finding.evidence, RAW_KEY: raw})
         x = self.vector(finding, text)
         p = round(float(self.probability(x)[0]), 4)
         why = {"probability": p, "model": self.data_hash, "top_features": self.explain(x)}

@@ -32,7 +32,7 @@ def run_signature(checkers: Sequence[Checker], combiner: dict[str, Any] | None =
 def signature_text(signature: dict[str, Any]) -> str:
     """One line for logs and report footers: ``mtqa:0.1.0|model:...|checkers:ocr-1,...``."""
     parts = [f"mtqa:{signature['mtqa']}"]
-    parts += [f"{key}:{signature.get(key) or 'none'}" for key in (*_TOP_LEVEL, "calibration")]
+    parts += [f"{key}:{signature.get(key) or 'none'}" for key in (*_TOP_LEVEL, "calibration", "decision")]
     checkers = signature.get("checkers", {})
     parts.append("checkers:" + ",".join(f"{name}-{info.get('version')}" for name, info in checkers.items()))
     return "|".join(parts)

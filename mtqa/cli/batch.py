@@ -17,7 +17,7 @@ from ..batch import Refused, make_engine, run_batch
 from ..inputs import InputError
 from . import app
 from .exit_codes import BAD_INPUT, OK
-from .options import (CalibrationOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
+from .options import (CalibrationOpt, DecisionOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
                       NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
 
 
@@ -72,6 +72,7 @@ def batch(
     names: NamesOpt = [],  # noqa: B006 - typer reads the default, nothing mutates it
     only: OnlyOpt = None,
     calibration: CalibrationOpt = "default",
+    decision: DecisionOpt = "default",
     min_confidence: MinConfidenceOpt = 0.0,
 ) -> None:
     """Check an archive resumably: kill it at any point and run it again to go on where it stopped."""
@@ -81,7 +82,7 @@ def batch(
         raise typer.Exit(BAD_INPUT)
     try:
         settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
-                                                   calibration, min_confidence)  # fmt: skip
+                                                   calibration, min_confidence, decision)  # fmt: skip
     except UsageError as exc:
         err.print(f"mtqa: {exc}", markup=False)
         raise typer.Exit(BAD_INPUT)

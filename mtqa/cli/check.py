@@ -26,7 +26,7 @@ from ..findings import Severity
 from ..inputs import read_source
 from . import app
 from .exit_codes import BAD_INPUT, FINDINGS, INTERNAL_ERROR, OK
-from .options import (CalibrationOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
+from .options import (CalibrationOpt, DecisionOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
                       NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
 
 MAX_CHARS = 1_000_000  # per document: a long news article is 50,000 characters
@@ -190,6 +190,7 @@ def check(
     names: NamesOpt = [],  # noqa: B006 - typer reads the default, nothing mutates it
     only: OnlyOpt = None,
     calibration: CalibrationOpt = "default",
+    decision: DecisionOpt = "default",
     min_confidence: MinConfidenceOpt = 0.0,
     max_chars: int = typer.Option(MAX_CHARS, "--max-chars", min=0, help="Per-document size budget in characters (0: none)."),
     timeout: float = typer.Option(TIMEOUT, "--timeout", min=0.0, help="Per-document time budget in seconds (0: none)."),
@@ -203,11 +204,11 @@ def check(
 
     try:
         settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
-                                                   calibration, min_confidence)  # fmt: skip
+                                                   calibration, min_confidence, decision)  # fmt: skip
         try:
             pipeline = make_pipeline(settings, selected)  # checkers load their models on first use
-        except (OSError, ValueError) as exc:  # a calibration file that is not there or not one
-            raise UsageError(f"--calibration {calibration}: {exc}") from None
+        except (OSError, ValueError) as exc:  # a calibration or decision file that is not there or not one
+            raise UsageError(f"--calibration {calibration} / --decision {decision}: {exc}") from None
         sink = _open_output(output) if output else sys.stdout.buffer
     except UsageError as exc:
         problem(str(exc))

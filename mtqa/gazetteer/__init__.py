@@ -77,7 +77,8 @@ class NameLookup:
         if not folded:
             return False
         gaz = self.matcher.gaz
-        return folded in self._kinds or bool(gaz.lookup(folded)) or folded in gaz.name_parts
+        return (folded in self._kinds or bool(gaz.lookup(folded)) or folded in gaz.name_parts
+                or self.matcher.is_adjective(folded))  # fmt: skip
 
     def kind_of(self, word: str) -> str | None:
         folded = fold(strip_possessive(word))

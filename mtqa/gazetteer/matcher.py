@@ -207,6 +207,10 @@ class Matcher:
         found = pattern.fullmatch(query)
         return bool(found and form.startswith(found.group(1)) and len(form) - len(found.group(1)) <= 4)
 
+    def is_adjective(self, query: str) -> bool:
+        """``query`` (folded, one word) is the adjective of a known name ("antonivskyi" of "Antonivske")."""
+        return " " not in query and any(self._inflected(form, query) for form in self.candidate_forms(query))
+
     def score_suspect(self, suspect: Suspect, spans: list[tuple[int, int, str, int]],
                       regions: Counter, countries: Counter) -> None:
         """Fill ``suspect.candidates``/``best``: ``spans`` are (start, end, text, n_words) queries."""

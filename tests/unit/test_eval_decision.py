@@ -13,7 +13,7 @@ from mtqa.calibration import load_calibration
 from mtqa.checkers.grammar import GrammarChecker
 from mtqa.combiner import Combiner
 from mtqa.config import PROJECT_DIR, Settings
-from mtqa.decision import Decision, candidate_features, char_plausibility, vectorize
+from mtqa.decision import Decision, candidate_features, char_plausibility, load_decision, vectorize
 from mtqa.document import Document
 from mtqa.eval.fit_decision import (
     FIT_DATASETS, Table, _group_folds, _training_set, cross_source_folds, export_trees, source_of,
@@ -162,7 +162,7 @@ def test_features_read_the_word_its_position_and_the_document():
 
 @pytest.fixture(scope="module")
 def model() -> Decision:
-    decision = load_calibration(MODEL)
+    decision = load_decision(str(MODEL))
     assert isinstance(decision, Decision), "models/decision.json must be a fitted decision (mtqa fit-decision)"
     return decision
 
@@ -172,7 +172,9 @@ def test_the_fitted_model_loads_with_its_data_hash_and_features(model):
     assert model.data_hash == raw["data_hash"] and len(model.data_hash) == 16
     assert model.features == raw["features"] and len(model.features) > 10
     assert 0.0 < model.report_threshold < 1.0
-    assert Combiner(calibrator=model).describe()["calibration"] == model.data_hash  # in the run signature
+    assert Combiner(decision=model).describe()["decision"] == model.data_hash  # in the run signature
+    with pytest.raises(ValueError, match="--decision"):  # a decision is not a calibration
+        load_calibration(MODEL)
 
 
 def test_the_fitted_model_scores_deterministically_and_explains_itself(model):
@@ -197,11 +199,45 @@ def test_document_ocr_damage_never_lowers_the_decision(model):
         assert model.apply(damaged, text) >= plain - 1e-12
 
 
-def test_unseen_check_family_keeps_its_own_confidence(model):
-    text = "Scroll to Continue"
-    f = Finding(0, len(text), "boilerplate", "warning", 0.8, "Page furniture", "boilerplate.pattern")
-    if "boilerplate" not in model.families:
-        assert model.apply(f, text) == 0.8
+class FixedDecision:
+    """A decision that gives every candidate one probability."""
+
+    data_hash, report_threshold = "fixed", 0.5
+
+    def __init__(self, p):
+        self.p = p
+
+    def calibrate(self, finding, text=""):
+        return replace(finding, confidence=self.p)
+
+
+def test_the_decision_only_reports_candidates_the_news_profile_drops():
+    text = "Scroll to Continue. The colour of teh sky."
+    furniture = Finding(0, 18, "boilerplate", "warning", 0.8, "Page furniture", "boilerplate.pattern")
+    kept = Finding(34, 37, "spelling", "warning", 0.6, "typo", "grammar.MORFOLOGIK_RULE_EN_US",
+                   evidence={"news_profile": "kept"})  # fmt: skip
+    dropped = Finding(24, 30, "spelling", "info", 0.1, "British", "grammar.MORFOLOGIK_RULE_EN_US",
+                      evidence={"news_profile": "rule_off"})  # fmt: skip
+    checks = lambda c: [(f.start, f.confidence) for f in c.combine([furniture, kept, dropped], text)]  # noqa: E731
+    assert checks(Combiner()) == [(0, 0.8), (34, 0.6)]  # no decision: no candidate is ever reported
+    assert checks(Combiner(decision=FixedDecision(0.4))) == [(0, 0.8), (34, 0.6)]  # below its threshold
+    assert checks(Combiner(decision=FixedDecision(0.9))) == [(0, 0.8), (24, 0.9), (34, 0.6)]
+    # a candidate overlapping a reported finding is not folded into it
+    same = replace(dropped, start=34, end=37)
+    [alone] = Combiner().combine([kept, same], text)
+    assert alone == kept and "merged" not in alone.evidence
+
+
+def test_the_default_pipeline_runs_grammar_in_candidate_mode_only_with_a_decision(monkeypatch):
+    from mtqa.api import make_pipeline
+
+    monkeypatch.delenv("MTQA_GRAMMAR_PROFILE", raising=False)
+
+    def grammar_profile(**kw):
+        pipeline = make_pipeline(Settings(use_lm=False, grammar="lingotweaker", **kw), only=["grammar"])
+        return pipeline.checkers[0].profile.candidates
+
+    assert grammar_profile() is True and grammar_profile(decision="off") is False
 
 
 def test_the_fitted_model_never_flags_the_clean_fixture_paragraphs(model):
@@ -209,7 +245,7 @@ def test_the_fitted_model_never_flags_the_clean_fixture_paragraphs(model):
 
     paragraphs = clean_fixture_candidates()
     assert len(paragraphs) >= 3 and any(fs for _, fs in paragraphs)  # there are candidates to reject
-    combiner = Combiner(calibrator=model, min_confidence=model.report_threshold)
+    combiner = Combiner(decision=model)
     for text, findings in paragraphs:
         assert [text[f.start : f.end] for f in findings if model.apply(f, text) >= model.report_threshold] == []
         assert combiner.combine(findings, text) == []  # as `mtqa check` reports them
