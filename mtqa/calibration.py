@@ -293,7 +293,8 @@ def fit_from_datasets(
     from .eval.runner import git_hash
 
     # fit on what the checkers say, before any calibration or report threshold
-    settings = replace(settings or Settings(), calibration="off", min_confidence=0.0)
+    # The calibration is for what the checkers report; the decided candidates have their own model.
+    settings = replace(settings or Settings(), calibration="off", decision="off", min_confidence=0.0)
     results = {}
     dump: list[dict[str, Any]] | None = [] if findings_out else None
     fit_x: list[Finding] = []

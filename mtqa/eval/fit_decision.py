@@ -12,7 +12,8 @@ boosted classifier (scikit-learn) is fitted on them, its score calibrated by a s
 out-of-fold scores (records grouped, so one document never sits on both sides), and exported as
 trees in JSON for ``mtqa.decision`` to evaluate with numpy. The report threshold is the one with
 the best mean F1 on out-of-fold dev predictions under the false-alarm budget: at most 5 % of
-DEMETR's clean MT sentences (dev) with a finding, none in ``tests/fixtures/clean_news.txt``.
+DEMETR's clean MT sentences (dev) with a finding, one standard error included, none in
+``tests/fixtures/clean_news.txt``.
 
 Cross-source folds fit on every dev record except one source and score that source: Overproof
 SMH vs ICDAR2017 (OCR), MQM TED vs generalMT2023, MLQE-PE language pairs one at a time (word
@@ -50,7 +51,10 @@ BUDGET_DATASET = "demetr"  # clean MT sentences (dev): the false-alarm budget
 LOADED = (*FIT_DATASETS, BUDGET_DATASET)
 CLEAN_FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "clean_news.txt"
 MAX_CLEAN_FALSE_ALARMS = 0.05
-THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.3, 0.96, 0.05))
+# The budget must hold on the next feed, not only on these 276 sentences: the rate plus one standard
+# error stays within it (the news profile's 2.5 % on dev was 3.8 % on other DEMETR items).
+BUDGET_STANDARD_ERRORS = 1.0
+THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.3, 0.96, 0.025))
 MIN_FEATURE_ROWS = 20  # a feature present on fewer fitting candidates is not used
 INNER_FOLDS = 2  # out-of-fold scores for the sigmoid and the threshold (2: a fit must fit a 2-core CPU)
 SEED = 0
@@ -332,6 +336,12 @@ def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding
     return sum(decision.apply(f, text) >= threshold for text, fs in fixture for f in fs if decidable(f))
 
 
+def budget_upper(flagged: int, n: int) -> float:
+    """The false-alarm rate the budget is held to: ``flagged / n`` plus its standard errors."""
+    rate = flagged / max(1, n)
+    return rate + BUDGET_STANDARD_ERRORS * math.sqrt(rate * (1 - rate) / max(1, n))
+
+
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
                      exclude: Iterable[tuple[str, str]], budget: Table | None,
                      fixture: Sequence[tuple[str, list[Finding]]] | None) -> tuple[float, list[dict[str, Any]]]:  # fmt: skip
@@ -353,10 +363,12 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
         row["mean_f1"] = sum(row[n] for n in keep) / max(1, len(keep))
         if budget is not None:
             found = decided(decision, budget, budget_p, t, clean)
-            row["clean_mt_false_alarms"] = sum(bool(fs) for fs in found) / max(1, len(clean))
+            flagged = sum(bool(fs) for fs in found)
+            row["clean_mt_false_alarms"] = flagged / max(1, len(clean))
+            row["clean_mt_false_alarms_upper"] = budget_upper(flagged, len(clean))
         if fixture is not None:
             row["fixture_findings"] = fixture_alarms(decision, fixture, t)
-        row["within_budget"] = (row.get("clean_mt_false_alarms", 0.0) <= MAX_CLEAN_FALSE_ALARMS
+        row["within_budget"] = (row.get("clean_mt_false_alarms_upper", 0.0) <= MAX_CLEAN_FALSE_ALARMS
                                 and row.get("fixture_findings", 0) == 0)  # fmt: skip
         rows.append(row)
         if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):

@@ -116,6 +116,15 @@ def test_training_set_leaves_out_the_held_out_source_and_weighs_datasets_equally
     assert set(FIT_DATASETS) >= set(tables)
 
 
+def test_the_false_alarm_budget_holds_with_a_standard_error_to_spare():
+    from mtqa.eval.fit_decision import MAX_CLEAN_FALSE_ALARMS, budget_upper
+
+    assert budget_upper(0, 276) == 0.0
+    assert 13 / 276 < MAX_CLEAN_FALSE_ALARMS < budget_upper(13, 276)  # 4.7 % flagged: too close to 5 %
+    assert budget_upper(9, 276) <= MAX_CLEAN_FALSE_ALARMS  # 3.3 %: inside, with its error
+    assert budget_upper(130, 2760) < budget_upper(13, 276)  # the same rate on more sentences: a tighter bound
+
+
 def test_inner_folds_keep_a_record_on_one_side():
     groups = ["a", "a", "b", "c", "c", "c", "d"] * 3
     folds = _group_folds(groups, 3)
