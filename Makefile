@@ -9,7 +9,7 @@ EXTRAS ?= lm,gazetteer,grammar,languagetool,service,bench,batch,test
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install browser bench-serve run test test-unit test-integration test-gpu gazetteer bench-lm bench-e2e bench-names bench-grammar bench-garble bench-batch calibrate clean
+.PHONY: install browser bench-serve run test test-unit test-integration test-gpu gazetteer bench-lm bench-engines bench-e2e bench-names bench-grammar bench-garble bench-batch calibrate clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ calibrate: install
 
 bench-lm: install
 	$(PY) -m benchmarks.bench_lm $(ARGS)
+
+# CTranslate2 against torch for the LM document pass (the optional `engines` extra).
+bench-engines: install
+	$(PIP) install -q -e ".[engines]"
+	$(PY) -m benchmarks.bench_engines $(ARGS)
 
 # End-to-end article latency, throughput and LM work ratio (ARGS="--baseline DIR" adds an older checkout).
 bench-e2e: install
