@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from typing import Callable, Sequence
 
 from .calibration import load_calibration
 from .checkers import build_checkers
 from .combiner import Combiner
-from .config import PACKAGE_DATA, Settings
+from .config import Settings
 from .document import Document
 from .pipeline import DocumentReport, Pipeline
 from .signature import run_signature
-
-
-CANDIDATE_PROFILE = PACKAGE_DATA / "grammar_candidates.yaml"
 
 
 def make_combiner(settings: Settings) -> Combiner:
@@ -31,11 +27,8 @@ def make_combiner(settings: Settings) -> Combiner:
 
 
 def checker_settings(settings: Settings, combiner: Combiner) -> Settings:
-    """With a learned decision, grammar proposes every LanguageTool match (candidate mode) unless
-    the caller chose a profile overlay."""
-    if combiner.decision is None or settings.grammar_profile or os.environ.get("MTQA_GRAMMAR_PROFILE"):
-        return settings
-    return replace(settings, grammar_profile=str(CANDIDATE_PROFILE))
+    """With a learned decision, grammar proposes every LanguageTool match (candidate mode)."""
+    return settings if combiner.decision is None else replace(settings, grammar_candidates=True)
 
 
 def make_pipeline(

@@ -49,7 +49,7 @@ class Settings:
     # The learned decision over the LanguageTool matches the news profile drops: "default"
     # (models/decision.json when present; grammar then runs in candidate mode), "off", or a path.
     decision: str = "default"
-    grammar_profile: str | None = None  # an overlay over the news profile (else MTQA_GRAMMAR_PROFILE)
+    grammar_candidates: bool = False  # set by make_pipeline when a decision is in use
     # Findings below this (calibrated) confidence are not reported. None: the calibration's own
     # dev-chosen report threshold (0 without a calibration); not the default, see README.
     min_confidence: float | None = 0.0

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -34,7 +34,7 @@ import numpy as np
 from ..calibration import data_hash as hash_of_data
 from ..combiner import Combiner, decidable, is_candidate
 from ..config import PROJECT_DIR
-from ..decision import KIND, VERSION, Decision, candidate_features, family, vectorize
+from ..decision import KIND, VERSION, Decision, candidate_features, vectorize
 from ..document import Document
 from ..findings import Finding
 from .candidates import Candidates, candidate_checkers, collect
@@ -244,14 +244,13 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     features = _select_features(rows)
     x = vectorize(rows, features)
     clf, (a, b), baseline, trees, depth, inner = _fit_model(x, y, w, features, groups)
-    families = sorted({f.split("=", 1)[1] for f in features if f.startswith("family=")})
     parts = []
     for name, t in tables.items():
         if name in FIT_DATASETS:
             ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)})
             parts.append((name, t.dataset_hash, ids))
     raw = {"kind": KIND, "version": VERSION, "data_hash": hash_of_data(parts), "features": features,
-           "families": families, "baseline": baseline, "sigmoid": {"a": a, "b": b}, "max_depth": depth,
+           "baseline": baseline, "sigmoid": {"a": a, "b": b}, "max_depth": depth,
            "report_threshold": 0.5, "trees": trees,
            "fitted_on": {**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
                          "n_candidates": int(len(y)), "n_positive": int(y.sum()), "model": "HistGradientBoostingClassifier",

@@ -193,23 +193,28 @@ class Matcher:
                                        self.gaz.kind[i] != "place", -i))
 
     # -- suspects ------------------------------------------------------------------------------
-    def _inflected(self, form: str, query: str) -> bool:
-        """``query`` is an adjective of ``form``: its stem, "-sk"/"-tsk"... and an adjectival ending
-        (decision.toml's [suspect]), where ``form`` is that stem with a short ending of its own
-        ("Antonivka"/"Antonivske" -> "Antonivskyi bridge", "Zaporizka" -> "Zaporizkyi")."""
+    def _adjective_stem(self, query: str) -> str | None:
+        """The stem of ``query`` when it is shaped like a place adjective: a stem, "-sk"/"-tsk"...
+        and an adjectival ending (decision.toml's [suspect]); ``"antonivskyi"`` -> ``"antoniv"``."""
         pattern = self.__dict__.get("_adjective")
         if pattern is None:
             stems = "|".join(sorted(map(re.escape, self.rules.get("adjective_stems", ())), key=len, reverse=True))
             ends = "|".join(sorted(map(re.escape, self.rules.get("adjective_endings", ())), key=len, reverse=True))
             pattern = self._adjective = re.compile(f"(.{{4,}}?)(?:{stems})(?:{ends})") if stems and ends else False
-        if not pattern or " " in query or form == query:
-            return False
-        found = pattern.fullmatch(query)
-        return bool(found and form.startswith(found.group(1)) and len(form) - len(found.group(1)) <= 4)
+        found = pattern.fullmatch(query) if pattern and " " not in query else None
+        return found.group(1) if found else None
+
+    def _inflected(self, form: str, query: str) -> bool:
+        """``query`` is an adjective of ``form``, that stem with a short ending of its own
+        ("Antonivka"/"Antonivske" -> "Antonivskyi bridge", "Zaporizka" -> "Zaporizkyi")."""
+        stem = self._adjective_stem(query) if form != query else None
+        return bool(stem and form.startswith(stem) and len(form) - len(stem) <= 4)
 
     def is_adjective(self, query: str) -> bool:
-        """``query`` (folded, one word) is the adjective of a known name ("antonivskyi" of "Antonivske")."""
-        return " " not in query and any(self._inflected(form, query) for form in self.candidate_forms(query))
+        """``query`` (folded, one word) is the adjective of a known name ("antonivskyi" of "Antonivske").
+        The shape is checked first: most words are not adjectives and need no retrieval."""
+        return (self._adjective_stem(query) is not None
+                and any(self._inflected(form, query) for form in self.candidate_forms(query)))  # fmt: skip
 
     def score_suspect(self, suspect: Suspect, spans: list[tuple[int, int, str, int]],
                       regions: Counter, countries: Counter) -> None:

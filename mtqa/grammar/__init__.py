@@ -41,9 +41,11 @@ __all__ = [
 
 
 def load_profile(settings: Any = None) -> Profile:
-    """The news profile, overlaid by ``settings.grammar_profile`` / ``MTQA_GRAMMAR_PROFILE``."""
+    """The news profile, overlaid by ``settings.grammar_profile`` / ``MTQA_GRAMMAR_PROFILE``, in
+    candidate mode when ``settings.grammar_candidates`` (a learned decision chooses)."""
     overlay = getattr(settings, "grammar_profile", None) or os.environ.get("MTQA_GRAMMAR_PROFILE")
-    return Profile.load(overlay=overlay)
+    profile = Profile.load(overlay=overlay)
+    return profile.as_candidates() if getattr(settings, "grammar_candidates", False) else profile
 
 
 def make_backend(choice: str, profile: Profile, settings: Any = None) -> tuple[GrammarBackend, dict[str, str]]:
