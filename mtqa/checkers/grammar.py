@@ -28,6 +28,7 @@ from ..grammar.names import NameLookup, as_lookup, gazetteer_provider, is_name_l
 log = logging.getLogger(__name__)
 
 _POSSESSIVE = ("'s", "’s", "'", "’")
+_APOSTROPHES = "'’ʼ"
 CANDIDATE_CONFIDENCE = 0.1  # a match the news profile drops: only a candidate for the decision
 
 
@@ -106,7 +107,12 @@ class GrammarChecker:
         profile = profile or self.profile
         lookup = self._lookup_for(doc)
         out = []
+        seen = set()
         for match in matches:
+            match = _whole_name(doc.text, match, profile)
+            if (match.start, match.end, match.rule_id) in seen:  # two pieces of one name
+                continue
+            seen.add((match.start, match.end, match.rule_id))
             finding, why = self._judge(doc, match, profile, lookup, backend)
             if profile.candidates:
                 finding = self._candidate(doc, match, profile, backend, finding, why)
@@ -209,6 +215,34 @@ class GrammarChecker:
             suggestions=tuple(suggestions[: profile.max_suggestions]),
             evidence=evidence,
         ), "kept"
+
+
+def _whole_name(text: str, m: GrammarMatch, profile: Profile) -> GrammarMatch:
+    """LanguageTool splits "Mar’ino", "Prokop’yevsk", "O'Brien" at the apostrophe and spells a piece
+    ("ino"): a spelling match on a piece of a name-like word is a match on the word, and its
+    suggestions, made for the piece, go."""
+    if not profile.is_word_spelling(m.rule_id) or not 0 <= m.start <= m.end <= len(text):
+        return m
+    start, end = _apostrophe_word(text, m.start, m.end)
+    if (start, end) == (m.start, m.end) or not is_name_like(text[start:end]):
+        return m
+    return replace(m, start=start, end=end, suggestions=())
+
+
+def _apostrophe_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span grown over letters joined by apostrophes ("ino" in "Mar’ino" -> "Mar’ino")."""
+
+    def joins(i: int) -> bool:  # text[i] belongs to the word: a letter, or an apostrophe between letters
+        return text[i].isalpha() or (text[i] in _APOSTROPHES and 0 < i < len(text) - 1
+                                     and text[i - 1].isalpha() and text[i + 1].isalpha())
+
+    s, e = start, end
+    while s > 0 and joins(s - 1):
+        s -= 1
+    while e < len(text) and joins(e):
+        e += 1
+    crossed = any(c in _APOSTROPHES for c in text[s:start] + text[end:e])
+    return (s, e) if crossed else (start, end)
 
 
 def _known(lookup: NameLookup, word: str) -> bool:

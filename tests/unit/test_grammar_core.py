@@ -204,6 +204,22 @@ def test_known_names_are_suppressed_and_possessives_too():
     assert [text[f.start : f.end] for f in out] == ["rnilitary", "heard"]
 
 
+def test_a_spelling_hit_on_a_piece_of_a_name_is_judged_as_the_name():
+    # LanguageTool splits at the apostrophe and spells the pieces ("Mar", "ino"; "O", "Brienn")
+    text = "Officials in Mar’ino and Mr O'Brienn said the rock'n'rool band played."
+    matches = [spelling(text, "ino", ["in", "into"]), spelling(text, "Mar", ["Mars"]),
+               spelling(text, "Brienn", ["Brien"]), spelling(text, "rool", ["roll"])]
+    lookup = lambda word: word in {"Mar’ino"}  # noqa: E731
+    out = run(text, matches, name_lookup=lookup)
+    # the known place is dropped once, not per piece; the unknown name is the gazetteer's call; a
+    # lowercase word is spelled as LanguageTool split it
+    assert [(text[f.start : f.end], f.suggestions) for f in out] == [("rool", ("roll",))]
+    profile = Profile.load().as_candidates()
+    out = run(text, matches, name_lookup=lookup, profile=profile)
+    assert [(text[f.start : f.end], f.evidence["news_profile"], f.suggestions) for f in out] == [
+        ("Mar’ino", "known_name", ()), ("O'Brienn", "unknown_name", ()), ("rool", "kept", ("roll",))]
+
+
 class NearMissLookup:
     def __init__(self, known, corrections):
         self.known, self.corrections = set(known), dict(corrections)
