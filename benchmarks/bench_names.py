@@ -9,7 +9,10 @@
 (b) Real MT: MLQE-PE ``test20`` MT sentences (the decision saw ``train``/``dev``): capitalised
     tokens the post-editor replaced (recall, top-1 = the post-edited form first) and false alarms
     on the capitalised tokens the post-editor kept.
-(c) The same scorer on the grammar checker alone (``only=["grammar"]``: LanguageTool rules).
+(c) The same scorer on what the user gets (the default pipeline without the LM: names, grammar,
+    OCR, garble rules and the learned decision), on LanguageTool's full default rule set alone (the
+    floor) and on the grammar checker's news profile. One pipeline run gives every row: its grammar
+    checker runs in candidate mode (every LanguageTool match, each with the profile's verdict).
 Plus speed: suspect names scored per CPU-second (one core: retrieval + weighted model), and
 GeoNames ``test`` variants with their own form hidden from the index (unlisted variants).
 
@@ -56,9 +59,8 @@ def overlapping(findings, span):
     return next((f for f in findings if f.start < span[1] and span[0] < f.end), None)
 
 
-def score_synthetic(flag, cases, gaz) -> tuple[list[dict], dict]:
-    """``flag(texts) -> findings per text``. Rows per group and per family, and the totals."""
-    findings = flag([c.text for c in cases])
+def score_synthetic(findings, cases, gaz) -> tuple[list[dict], dict]:
+    """``findings``: per case. Rows per group and per family, and the totals."""
     stats: dict[tuple, Counter] = defaultdict(Counter)
     for case, found in zip(cases, findings):
         hit = overlapping(found, case.span)
@@ -80,8 +82,7 @@ def score_synthetic(flag, cases, gaz) -> tuple[list[dict], dict]:
     return rows, next(r for r in rows if r["group"] == "all" and r["family"] == "(all)")
 
 
-def score_postedit(flag, sentences, gaz) -> dict:
-    findings = flag([s.text for s in sentences])
+def score_postedit(findings, sentences, gaz) -> dict:
     n = flagged = top1 = top3 = kept = kept_flagged = 0
     for sentence, found in zip(sentences, findings):
         for span, pe_token in sentence.replaced:
@@ -153,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--world", type=int, default=150, help="world (non-UA/RU/BY) towns in the synthetic set")
     parser.add_argument("--variants", type=int, default=400, help="GeoNames test variants checked with their form hidden")
-    parser.add_argument("--no-grammar", action="store_true", help="skip the grammar-checker-alone rows")
+    parser.add_argument("--no-grammar", action="store_true", help="the names checker alone (no LanguageTool run)")
     parser.add_argument("--build", action="store_true", help="also time a fresh index build")
     parser.add_argument("--breakdown", default="train,dev",
                         help="MLQE-PE splits to break the real-MT losses down on (the fitting part by default; '' skips)")
@@ -162,8 +163,9 @@ def main() -> None:
         raise SystemExit(f"MTQA_DATA_DIR {data_dir()} has no {POSTEDIT_FILE}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    from mtqa.checkers import build_checkers
+    from mtqa.api import check_documents, make_pipeline
     from mtqa.checkers.names import NameChecker
+    from mtqa.pipeline import Pipeline
     from mtqa.gazetteer.calibrate import variant_examples
     from mtqa.gazetteer.corruption import postedit_pairs
     from mtqa.gazetteer.index import _load_base, gazetteer_hash, index_path, load_gazetteer
@@ -176,37 +178,38 @@ def main() -> None:
     started = time.perf_counter()
     gaz = load_gazetteer()
     stats["load_seconds"] = round(time.perf_counter() - started, 2)
-    checker = NameChecker(Settings(use_lm=False))
-    matcher = checker.matcher
-
-    def names_flag(texts):
-        return [[f for f in found if f.category is Category.NAME]
-                for found in checker.check([Document.from_text(t) for t in texts])]
+    pipeline = make_pipeline(Settings(use_lm=False))
+    matcher = next(c for c in pipeline.checkers if isinstance(c, NameChecker)).matcher
+    # every row from one run: what the user gets, and the checkers' raw findings inside it
+    systems = {
+        "mtqa without LM (default)": lambda r: r.findings,
+        "names checker alone": lambda r: [f for f in r.by_checker.get("names", ()) if f.category is Category.NAME],
+        "LanguageTool rules alone (full default rules)": lambda r: r.by_checker.get("grammar", []),
+        "grammar checker (news profile)": lambda r: [f for f in r.by_checker.get("grammar", ())
+                                                     if f.evidence.get("news_profile", "kept") == "kept"],
+    }
+    if args.no_grammar:
+        systems = {"names checker alone": systems["names checker alone"]}
+        pipeline = Pipeline([c for c in pipeline.checkers if isinstance(c, NameChecker)], pipeline.combiner)
 
     cases = sentence_cases("test", lambda f: bool(gaz.lookup(f)), world_places=args.world)
     sentences = postedit_sentences("test20")
     t0 = time.perf_counter()
-    synthetic_rows, synthetic = score_synthetic(names_flag, cases, gaz)
-    real = score_postedit(names_flag, sentences, gaz)
+    case_reports = check_documents([Document.from_text(c.text) for c in cases], pipeline)
+    sentence_reports = check_documents([Document.from_text(s.text) for s in sentences], pipeline)
     seconds = time.perf_counter() - t0
-    table = [{"checker": "names (mtqa)", **{k: synthetic[k] for k in ("recall", "top3", "fa_canonical", "fa_variant")},
-              "mt_recall": real["recall"], "mt_top1": real["top1"], "mt_fa_kept": real["fa_kept"]}]
-    ua = next(r for r in synthetic_rows if r["group"] == "UA/RU/BY" and r["family"] == "(all)")
-    table.append({"checker": "names, UA/RU/BY towns only",
-                  **{k: ua[k] for k in ("recall", "top3", "fa_canonical", "fa_variant")}})
-    grammar = {}
-    if not args.no_grammar:
-        [grammar_checker] = build_checkers(Settings(use_lm=False), ["grammar"])
-
-        def grammar_flag(texts):
-            return grammar_checker.check([Document.from_text(t) for t in texts])
-
-        g_rows, g_synth = score_synthetic(grammar_flag, cases, gaz)
-        g_real = score_postedit(grammar_flag, sentences, gaz)
-        grammar = {"synthetic": g_synth, "real": g_real, "signature": grammar_checker.signature()}
-        table.append({"checker": "grammar alone (LanguageTool rules)",
-                      **{k: g_synth[k] for k in ("recall", "top3", "fa_canonical", "fa_variant")},
-                      "mt_recall": g_real["recall"], "mt_top1": g_real["top1"], "mt_fa_kept": g_real["fa_kept"]})
+    table, scored = [], {}
+    for name, pick in systems.items():
+        rows, synthetic = score_synthetic([pick(r) for r in case_reports], cases, gaz)
+        real = score_postedit([pick(r) for r in sentence_reports], sentences, gaz)
+        scored[name] = {"synthetic": synthetic, "real": real, "synthetic_rows": rows}
+        table.append({"checker": name, **{k: synthetic[k] for k in ("recall", "top3", "fa_canonical", "fa_variant")},
+                      "mt_recall": real["recall"], "mt_top1": real["top1"], "mt_fa_kept": real["fa_kept"]})
+        if name == "names checker alone":
+            ua = next(r for r in rows if r["group"] == "UA/RU/BY" and r["family"] == "(all)")
+            table.append({"checker": "names checker alone, UA/RU/BY towns only",
+                          **{k: ua[k] for k in ("recall", "top3", "fa_canonical", "fa_variant")}})
+    synthetic_rows = scored["names checker alone"]["synthetic_rows"]
 
     hidden = flagged_hidden = 0
     for _row, _variant, s in variant_examples(matcher, "test", args.variants):
@@ -216,7 +219,7 @@ def main() -> None:
     breakdown = loss_breakdown(matcher, postedit_sentences(tuple(args.breakdown.split(",")))) if args.breakdown else []
     words = list(dict.fromkeys(r["mt_token"] for r in postedit_pairs("dev")))[:500]
     speed = {"suspects_per_s": round(suspects_per_second(matcher, words), 1),
-             "sentences_per_s": round((len(cases) + len(sentences)) / seconds, 1),
+             "pipeline_sentences_per_s": round((len(cases) + len(sentences)) / seconds, 1),
              "hidden_variant_flag_rate": round(flagged_hidden / max(hidden, 1), 4), "hidden_variants": hidden,
              **stats}
     print_table("names: synthetic corruptions by group and family (test split)", synthetic_rows)
@@ -225,10 +228,11 @@ def main() -> None:
         print_table(f"names: where real-MT post-edited tokens are lost ({args.breakdown})", breakdown)
     print_table("names: speed and unlisted variants", [speed])
     write_results("bench_names", {
-        "table": table, "synthetic_rows": synthetic_rows, "synthetic": synthetic, "real_mt": real,
-        "grammar_alone": grammar, "speed": speed, "args": vars(args), "mt_loss_breakdown": breakdown,
+        "table": table, "synthetic_rows": synthetic_rows,
+        "systems": {name: {k: v for k, v in x.items() if k != "synthetic_rows"} for name, x in scored.items()},
+        "signature": pipeline.signature, "speed": speed, "args": vars(args), "mt_loss_breakdown": breakdown,
         "sets": {"synthetic_sentences": len(cases), "postedit_sentences": len(sentences)},
-    }, {"gazetteer_hash": gazetteer_hash(), "threshold": matcher.threshold})
+    }, {"gazetteer_hash": gazetteer_hash(), "threshold": matcher.threshold, **pipeline.combiner.describe()})
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ class Combiner:
     calibrator: Calibrator | None = None
     min_confidence: float = 0.0  # findings below this (calibrated) confidence are not reported
     # The learned decision (mtqa.decision): it alone reports the candidates the news profile drops,
-    # those at or above its own dev-chosen report threshold. Without it no candidate is reported.
+    # those at or above its own dev-chosen report threshold; it also sets the names checker's
+    # operating point (its veto threshold). Without it no candidate is reported.
     decision: Decision | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -76,6 +77,8 @@ class Combiner:
                                "min_confidence": self.min_confidence}
         if self.decision is not None:
             out.update(decision=self.decision.data_hash, decision_threshold=self.decision.report_threshold)
+            if self.decision.veto_threshold > 0:
+                out.update(decision_veto=[*self.decision.veto_families, self.decision.veto_threshold])
         return out
 
     def combine(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
@@ -88,6 +91,8 @@ class Combiner:
                 f = self._calibrated(f, text, self.decision)
                 if f.confidence < self.decision.report_threshold:
                     continue
+            elif self.decision is not None and self.decision.vetoes(f):
+                continue
             elif self.calibrator is not None:
                 f = self._calibrated(f, text, self.calibrator)
             if f.confidence >= self.min_confidence:

@@ -217,6 +217,12 @@ class Decision:
         self.features: list[str] = list(raw["features"])
         self.data_hash: str = str(raw.get("data_hash", ""))
         self.report_threshold: float = float(raw.get("report_threshold", 0.5))
+        # Findings of these families (the names checker's) are reported only where their checker's
+        # own probability reaches ``veto_threshold`` (0: always), fitted with the report threshold
+        # under the same false-alarm budget (mtqa.eval.fit_decision).
+        veto = raw.get("veto") or {}
+        self.veto_families: tuple[str, ...] = tuple(veto.get("families", ()))
+        self.veto_threshold: float = float(veto.get("threshold", 0.0))
         self.fitted_on: dict[str, Any] = dict(raw.get("fitted_on", {}))
         self.baseline = float(raw["baseline"])
         self.sigmoid_a, self.sigmoid_b = float(raw["sigmoid"]["a"]), float(raw["sigmoid"]["b"])
@@ -288,6 +294,14 @@ class Decision:
         order = np.argsort(-np.abs(effect))[:top]
         return [{"feature": self.features[present[k]], "value": round(float(x[present[k]]), 3),
                  "effect": round(float(effect[k]), 3)} for k in order if abs(effect[k]) > 1e-6]  # fmt: skip
+
+    def vetoes(self, finding: Finding, threshold: float | None = None) -> bool:
+        """Whether a finding of a vetoed family falls below the operating point (its checker's own
+        ``evidence.probability``)."""
+        threshold = self.veto_threshold if threshold is None else threshold
+        p = finding.evidence.get("probability")
+        return (threshold > 0.0 and family(finding.check) in self.veto_families
+                and isinstance(p, (int, float)) and p < threshold)  # fmt: skip
 
     def calibrate(self, finding: Finding, text: str = "") -> Finding:
         """The finding with the decision's probability as its confidence; the checkers' own

@@ -189,9 +189,10 @@ def fit_decision_command(
         raise typer.Exit(BAD_INPUT)
     console = Console(width=None if err.is_terminal else 220, highlight=False)
     console.print(table("dev F1, out-of-fold (records grouped)", fitted["dev_rows"]))
+    # the grid at the chosen veto threshold (every row is in the report JSON)
     rows = [{k: v for k, v in r.items() if k != "within_budget"} | {"ok": r["within_budget"]}
-            for r in fitted["threshold_table"]]  # fmt: skip
-    console.print(table("report threshold (dev, out-of-fold)", rows))
+            for r in fitted["threshold_table"] if r["veto"] == fitted["veto_threshold"]]  # fmt: skip
+    console.print(table(f"report threshold at veto {fitted['veto_threshold']} (dev, out-of-fold)", rows))
     console.print(f"wrote {fitted['path']} (data {fitted['data_hash']}, {fitted['n_candidates']} candidates, "
-                  f"report threshold {fitted['report_threshold']})")  # fmt: skip
+                  f"report threshold {fitted['report_threshold']}, veto {fitted['veto_threshold']})")  # fmt: skip
     write_json(report or _default_output("decision-fit"), fitted)

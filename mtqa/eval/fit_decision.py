@@ -55,6 +55,17 @@ MAX_CLEAN_FALSE_ALARMS = 0.05
 # error stays within it (the news profile's 2.5 % on dev was 3.8 % on other DEMETR items).
 BUDGET_STANDARD_ERRORS = 1.0
 THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.3, 0.96, 0.025))
+# The names checker's operating point is chosen with the report threshold, under the same budget:
+# its own threshold (fitted on synthetic corruptions, with no clean MT) let it flag unlisted foreign
+# names on DEMETR's clean MT (Kolonko -> Colombo, Catri -> Katri) in 8 of 276 sentences. A veto by
+# the decision's probability instead dropped the seed article's "Balacria" and "Hannah Maryal"
+# (p 0.36 and 0.44: the decision has seen no such names in context).
+VETO_FAMILIES = ("gazetteer",)
+VETO_THRESHOLDS = (0.0, 0.45, 0.5, 0.55, 0.6)
+# ... and it must leave the names checker what issue 16 asks of it: synthetic corruptions of
+# GeoNames towns in single sentences (the dev towns here; bench-names reports the test towns) found
+# at a recall of at least this, one standard error included.
+MIN_NAMES_RECALL = 0.6
 MIN_FEATURE_ROWS = 20  # a feature present on fewer fitting candidates is not used
 INNER_FOLDS = 2  # out-of-fold scores for the sigmoid and the threshold (2: a fit must fit a 2-core CPU)
 SEED = 0
@@ -235,7 +246,8 @@ def _fit_model(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: list[str],
 
 
 def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *, budget: Table | None = None,
-        fixture: list[tuple[str, list[Finding]]] | None = None, meta: Mapping[str, Any] | None = None) -> Fitted:  # fmt: skip
+        fixture: list[tuple[str, list[Finding]]] | None = None, meta: Mapping[str, Any] | None = None,
+        names: Sequence[tuple[bool, Sequence[float]]] | None = None) -> Fitted:  # fmt: skip
     """Fit on the labelled candidates of ``tables`` (less ``exclude``), choose the report threshold."""
     refs, y, groups, w = _training_set(tables, exclude)
     if len(set(y.tolist())) < 2:
@@ -251,7 +263,7 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
             parts.append((name, t.dataset_hash, ids))
     raw = {"kind": KIND, "version": VERSION, "data_hash": hash_of_data(parts), "features": features,
            "baseline": baseline, "sigmoid": {"a": a, "b": b}, "max_depth": depth,
-           "report_threshold": 0.5, "trees": trees,
+           "report_threshold": 0.5, "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}, "trees": trees,
            "fitted_on": {**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
                          "n_candidates": int(len(y)), "n_positive": int(y.sum()), "model": "HistGradientBoostingClassifier",
                          "params": HGB_PARAMS, "calibration": "sigmoid (Platt) on out-of-fold scores",
@@ -281,9 +293,11 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
                 if (part == j).any():
                     score[part == j] = np.maximum(score[part == j], clf_j.decision_function(clean[part == j]))
         oof[name] = 1.0 / (1.0 + np.exp(np.clip(a * score + b, -35, 35)))
-    threshold, table = choose_threshold(decision, tables, oof, exclude, budget, fixture)
+    threshold, veto, table = choose_threshold(decision, tables, oof, exclude, budget, fixture, names)
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
+    decision.veto_threshold = veto
+    decision.raw["veto"]["threshold"] = veto
     return Fitted(decision, oof, table)
 
 
@@ -299,12 +313,18 @@ def _finding_rows(table: Table) -> dict[int, Finding]:
 
 
 def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
-            keep: Sequence[int] | None = None) -> list[list[Finding]]:  # fmt: skip
+            keep: Sequence[int] | None = None, veto: float | None = None) -> list[list[Finding]]:  # fmt: skip
     """Per item, what the default pipeline (no LM) reports: every finding the news profile keeps and
-    the other checkers make, and the decidable candidates it drops whose probability reaches ``threshold``."""
+    the other checkers make (the names checker's at its probability >= ``veto``, by default the
+    model's), and the decidable candidates it drops whose probability reaches ``threshold``."""
     items = range(len(table.items)) if keep is None else keep
-    return [[f for f, r in zip(table.merged[i], table.row_of[i]) if not is_candidate(f) or (decidable(f) and p[r] >= threshold)]
-            for i in items]  # fmt: skip
+
+    def reported(f: Finding, r: int) -> bool:
+        if is_candidate(f):
+            return decidable(f) and p[r] >= threshold
+        return not decision.vetoes(f, veto)
+
+    return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]
 
 
 def score_rows(dataset: str, items: Sequence[EvalItem], found: Sequence[Sequence[Finding]]) -> dict[str, Any]:
@@ -335,6 +355,34 @@ def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding
     return sum(decision.apply(f, text) >= threshold for text, fs in fixture for f in fs if decidable(f))
 
 
+def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
+    """Per synthetic case of ``split``'s GeoNames towns (mtqa.gazetteer.synthetic: a corrupted name,
+    or the canonical name or a legitimate variant): whether it is a corruption, and the names
+    checker's probability for each of its findings over the name."""
+    from ..checkers.names import NameChecker
+    from ..config import Settings
+    from ..gazetteer.index import load_gazetteer
+    from ..gazetteer.synthetic import sentence_cases
+
+    gaz = load_gazetteer()
+    cases = sentence_cases(split, lambda f: bool(gaz.lookup(f)))
+    found = NameChecker(Settings(use_lm=False)).check([Document.from_text(c.text) for c in cases])
+    return [(c.label == "corrupt", [float(f.evidence.get("probability", 1.0)) for f in fs
+                                    if f.start < c.span[1] and c.span[0] < f.end])
+            for c, fs in zip(cases, found)]  # fmt: skip
+
+
+def synthetic_scores(names: Sequence[tuple[bool, Sequence[float]]], veto: float) -> tuple[float, float]:
+    """F1 of the names checker at ``veto`` on the synthetic cases, and its recall less one standard error."""
+    flagged = [(corrupt, any(p >= veto for p in ps)) for corrupt, ps in names]
+    tp = sum(c and f for c, f in flagged)
+    n = sum(c for c, _ in flagged)
+    recall = tp / max(1, n)
+    precision = tp / max(1, sum(f for _, f in flagged))
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return f1, recall - BUDGET_STANDARD_ERRORS * math.sqrt(recall * (1 - recall) / max(1, n))
+
+
 def budget_upper(flagged: int, n: int) -> float:
     """The false-alarm rate the budget is held to: ``flagged / n`` plus its standard errors."""
     rate = flagged / max(1, n)
@@ -343,7 +391,9 @@ def budget_upper(flagged: int, n: int) -> float:
 
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
                      exclude: Iterable[tuple[str, str]], budget: Table | None,
-                     fixture: Sequence[tuple[str, list[Finding]]] | None) -> tuple[float, list[dict[str, Any]]]:  # fmt: skip
+                     fixture: Sequence[tuple[str, list[Finding]]] | None,
+                     names: Sequence[tuple[bool, Sequence[float]]] | None = None) -> tuple[float, float, list[dict[str, Any]]]:  # fmt: skip
+    """The report threshold and the names operating point with the best mean dev F1 within the limits."""
     exclude = set(exclude)
     keep = {name: [i for i, s in enumerate(t.sources) if (name, s) not in exclude]
             for name, t in tables.items() if name in F1_DATASETS}  # fmt: skip
@@ -353,28 +403,40 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     if budget is not None and budget_p is None:
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
+    fixture_counts = {t: fixture_alarms(decision, fixture, t) for t in THRESHOLDS} if fixture is not None else {}
     rows, best = [], None
-    for t in THRESHOLDS:
-        row: dict[str, Any] = {"threshold": t}
-        for name, ids in keep.items():
-            table = tables[name]
-            row[name] = score_rows(name, [table.items[i] for i in ids], decided(decision, table, oof[name], t, ids))["f1"] or 0.0
-        row["mean_f1"] = sum(row[n] for n in keep) / max(1, len(keep))
-        if budget is not None:
-            found = decided(decision, budget, budget_p, t, clean)
-            flagged = sum(bool(fs) for fs in found)
-            row["clean_mt_false_alarms"] = flagged / max(1, len(clean))
-            row["clean_mt_false_alarms_upper"] = budget_upper(flagged, len(clean))
-        if fixture is not None:
-            row["fixture_findings"] = fixture_alarms(decision, fixture, t)
-        row["within_budget"] = (row.get("clean_mt_false_alarms_upper", 0.0) <= MAX_CLEAN_FALSE_ALARMS
-                                and row.get("fixture_findings", 0) == 0)  # fmt: skip
-        rows.append(row)
-        if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
-            best = (row["mean_f1"], t)
-    if best is None:  # nothing fits the budget: the strictest threshold
-        best = (rows[-1]["mean_f1"], THRESHOLDS[-1])
-    return best[1], rows
+    for v in VETO_THRESHOLDS:
+        synthetic = synthetic_scores(names, v) if names else None
+        for t in THRESHOLDS:
+            row: dict[str, Any] = {"threshold": t, "veto": v}
+            if synthetic is not None:
+                row["synthetic_names_recall_lower"] = synthetic[1]
+            if budget is not None:
+                flagged = sum(bool(fs) for fs in decided(decision, budget, budget_p, t, clean, v))
+                row["clean_mt_false_alarms"] = flagged / max(1, len(clean))
+                row["clean_mt_false_alarms_upper"] = budget_upper(flagged, len(clean))
+            if fixture is not None:
+                row["fixture_findings"] = fixture_counts[t]
+            row["within_budget"] = (row.get("clean_mt_false_alarms_upper", 0.0) <= MAX_CLEAN_FALSE_ALARMS
+                                    and row.get("fixture_findings", 0) == 0
+                                    and row.get("synthetic_names_recall_lower", 1.0) >= MIN_NAMES_RECALL)  # fmt: skip
+            if row["within_budget"] or v == 0.0 or (v, t) == (VETO_THRESHOLDS[-1], THRESHOLDS[-1]):
+                # F1 where it can be chosen (and without a veto, for comparison)
+                for name, ids in keep.items():
+                    table = tables[name]
+                    found = decided(decision, table, oof[name], t, ids, v)
+                    row[name] = score_rows(name, [table.items[i] for i in ids], found)["f1"] or 0.0
+                f1s = [row[n] for n in keep]
+                if synthetic is not None:  # the names checker's own kind of text weighs as a dataset
+                    row["synthetic_names"] = synthetic[0]
+                    f1s.append(synthetic[0])
+                row["mean_f1"] = sum(f1s) / max(1, len(f1s))
+            rows.append(row)
+            if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
+                best = (row["mean_f1"], t, v)
+    if best is None:  # nothing fits the budget: the strictest operating point
+        best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1])
+    return best[1], best[2], rows
 
 
 # --------------------------------------------------------------------------- the systems compared
@@ -424,7 +486,7 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
     fixture = clean_fixture_candidates()
     meta = {"split": "dev", "limit": dict(limit or {}), "git": git_hash(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    fitted = fit(tables, fixture=fixture, meta=meta)
+    fitted = fit(tables, fixture=fixture, meta=meta, names=synthetic_names())
     d = fitted.decision
     rows = []
     for name in F1_DATASETS:
@@ -436,8 +498,13 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(d.raw, separators=(",", ":")) + "\n", encoding="utf-8")
     return {"path": str(path), "data_hash": d.data_hash, "report_threshold": d.report_threshold,
+            "veto_threshold": d.veto_threshold, "veto_families": list(d.veto_families),
             "features": d.features, "threshold_table": fitted.threshold_table, "dev_rows": rows,
             "demetr_dev": demetr, "n_candidates": d.fitted_on["n_candidates"]}  # fmt: skip
+
+
+def _point(d: Decision) -> str:
+    return f"t={d.report_threshold:.3f}, names at {d.veto_threshold:.2f}"
 
 
 def _flat(scores: Mapping[str, Mapping[str, Any]], metric: str = "f1") -> dict[str, Any]:
@@ -451,12 +518,13 @@ def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | Non
     (out-of-fold on dev, the all-dev model on test). Every model is fitted once for all splits."""
     dev = load_tables("dev", LOADED, limit, echo)
     fixture = clean_fixture_candidates()
+    names = synthetic_names()
     scored = {split: dev if split == "dev" else load_tables(split, LOADED, limit, echo) for split in splits}
     out = {split: {"split": split, "rows": [], "details": {}} for split in splits}
     for fold in cross_source_folds():
         if echo:
             echo(f"fold: {fold.name}")
-        d = fit(dev, fold.held_out, fixture=fixture).decision
+        d = fit(dev, fold.held_out, fixture=fixture, names=names).decision
         for split in splits:
             for name, source in fold.held_out:
                 t = scored[split][name]
@@ -464,12 +532,12 @@ def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | Non
                 if not ids:
                     continue
                 scores = compare(t, ids, d, probabilities(d, t), d.report_threshold)
-                label = f"{name}: {source} ({fold.name.split(':')[0]} held out, t={d.report_threshold:.2f})"
+                label = f"{name}: {source} ({fold.name.split(':')[0]} held out, {_point(d)})"
                 out[split]["rows"].append({"row": label, **_flat(scores)})
                 out[split]["details"][label] = scores
     if echo:
         echo("all sources: the model fitted on all dev data")
-    full = fit(dev, fixture=fixture)
+    full = fit(dev, fixture=fixture, names=names)
     d = full.decision
     for split in splits:
         res = out[split]
@@ -477,7 +545,7 @@ def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | Non
             t = scored[split][name]
             p = full.oof[name] if split == "dev" else probabilities(d, t)
             scores = compare(t, range(len(t.items)), d, p, d.report_threshold)
-            label = f"{name}: all sources ({'out-of-fold' if split == 'dev' else 'all-dev model'}, t={d.report_threshold:.2f})"
+            label = f"{name}: all sources ({'out-of-fold' if split == 'dev' else 'all-dev model'}, {_point(d)})"
             res["rows"].append({"row": label, **_flat(scores)})
             res["details"][label] = scores
         t = scored[split][BUDGET_DATASET]
@@ -485,5 +553,6 @@ def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | Non
         res["demetr"] = compare(t, range(len(t.items)), d, p, d.report_threshold)
         res["learned_beats_languagetool"] = {r["row"]: (r[LEARNED] or 0.0) > (r["LanguageTool rules alone"] or 0.0)
                                              for r in res["rows"]}  # fmt: skip
-        res.update(report_threshold=d.report_threshold, data_hash=d.data_hash, threshold_table=full.threshold_table)
+        res.update(report_threshold=d.report_threshold, veto_threshold=d.veto_threshold, data_hash=d.data_hash,
+                   threshold_table=full.threshold_table)
     return out

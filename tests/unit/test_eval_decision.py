@@ -125,6 +125,18 @@ def test_the_false_alarm_budget_holds_with_a_standard_error_to_spare():
     assert budget_upper(130, 2760) < budget_upper(13, 276)  # the same rate on more sentences: a tighter bound
 
 
+def test_the_names_operating_point_is_scored_on_synthetic_cases():
+    from mtqa.eval.fit_decision import synthetic_scores
+
+    # 4 corruptions (two findings over the first, none over the last) and 2 legitimate names
+    names = [(True, [0.3, 0.9]), (True, [0.7]), (True, [0.5]), (True, []), (False, [0.55]), (False, [])]
+    f1, lower = synthetic_scores(names, 0.0)
+    assert math.isclose(f1, 2 * 0.75 * 0.75 / 1.5) and math.isclose(lower, 0.75 - math.sqrt(0.75 * 0.25 / 4))
+    f1, lower = synthetic_scores(names, 0.6)  # the legitimate name is no longer flagged
+    assert math.isclose(f1, 2 * 1.0 * 0.5 / 1.5) and math.isclose(lower, 0.5 - math.sqrt(0.5 * 0.5 / 4))
+    assert synthetic_scores(names, 0.95) == (0.0, 0.0)
+
+
 def test_inner_folds_keep_a_record_on_one_side():
     groups = ["a", "a", "b", "c", "c", "c", "d"] * 3
     folds = _group_folds(groups, 3)
@@ -213,8 +225,10 @@ class FixedDecision:
 
     data_hash, report_threshold = "fixed", 0.5
 
-    def __init__(self, p):
-        self.p = p
+    def __init__(self, p, veto=0.0):
+        self.p, self.veto_threshold, self.veto_families = p, veto, ("gazetteer",)
+
+    vetoes = Decision.vetoes
 
     def calibrate(self, finding, text=""):
         return replace(finding, confidence=self.p)
@@ -235,6 +249,20 @@ def test_the_decision_only_reports_candidates_the_news_profile_drops():
     same = replace(dropped, start=34, end=37)
     [alone] = Combiner().combine([kept, same], text)
     assert alone == kept and "merged" not in alone.evidence
+
+
+def test_the_decision_sets_the_names_checkers_operating_point():
+    text = "Now Kolonko announced on Twitter that the ministr had resigned."
+    name = Finding(4, 11, "name", "warning", 0.68, "Colombo?", "gazetteer.place", suggestions=("Colombo",),
+                   evidence={"probability": 0.43})  # the names checker's own
+    typo = Finding(42, 49, "spelling", "warning", 0.6, "typo", "grammar.MORFOLOGIK_RULE_EN_US",
+                   evidence={"news_profile": "kept"})  # fmt: skip
+    checks = lambda c: [f.check for f in c.combine([name, typo], text)]  # noqa: E731
+    assert checks(Combiner(decision=FixedDecision(0.4))) == ["gazetteer.place", "grammar.MORFOLOGIK_RULE_EN_US"]
+    assert checks(Combiner(decision=FixedDecision(0.4, veto=0.45))) == ["grammar.MORFOLOGIK_RULE_EN_US"]
+    assert checks(Combiner(decision=FixedDecision(0.4, veto=0.4))) == ["gazetteer.place", "grammar.MORFOLOGIK_RULE_EN_US"]
+    assert checks(Combiner()) == ["gazetteer.place", "grammar.MORFOLOGIK_RULE_EN_US"]  # --decision off
+    assert Combiner(decision=FixedDecision(0.6, veto=0.45)).describe()["decision_veto"] == ["gazetteer", 0.45]
 
 
 def test_the_default_pipeline_runs_grammar_in_candidate_mode_only_with_a_decision(monkeypatch):

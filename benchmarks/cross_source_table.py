@@ -1,0 +1,57 @@
+"""The cross-source table of benchmarks/README.md, from the JSON `mtqa eval --cross-source --split all` writes.
+
+    python -m benchmarks.cross_source_table > /tmp/table.md
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+LT, NEWS, OFF = "LanguageTool rules alone", "grammar (news profile)", "mtqa without LM, --decision off"
+LEARNED = "mtqa without LM (default: learned decision)"
+SIGNALS = ("names alone", "ocr alone", "garble rules alone")
+NAMES = {"ocr": "OCR", "names": "names", "mt_mqm": "MQM", "mt_qe_wordtags": "word tags"}
+SOURCES = {"icdar2017": "ICDAR2017", "overproof": "Overproof SMH", "ted": "TED"}
+
+
+def _label(row: str) -> tuple[str, str]:
+    """"ocr: icdar2017 (OCR held out, t=0.850, names at 0.45)" -> ("OCR: ICDAR2017 held out", "0.850 / 0.45")."""
+    m = re.match(r"(\w+): (.+?) \((.*?), t=([\d.]+), names at ([\d.]+)\)", row)
+    if not m:
+        raise ValueError(f"unexpected row label {row!r}")
+    dataset, source, how, t, names = m.groups()
+    where = "all sources" if source == "all sources" else f"{SOURCES.get(source, source)} held out"
+    return f"{NAMES.get(dataset, dataset)}: {where}", f"{float(t):.3f} / {names}"
+
+
+def table(dev: dict, test: dict) -> str:
+    f = lambda x: "" if x is None else f"{x:.3f}"  # noqa: E731
+    lines = [f"| row | t / names | LanguageTool alone dev / **test** | grammar (news) test | "
+             f"{' | '.join(s.split()[0] + ' test' for s in SIGNALS)} | `--decision off` dev / test | "
+             "**default** dev / **test** |",
+             "|---|---|---|---|" + "---|" * len(SIGNALS) + "---|---|"]  # fmt: skip
+    test_rows = {r["row"].split(" (")[0]: r for r in test["rows"]}
+    for d in dev["rows"]:
+        t = test_rows[d["row"].split(" (")[0]]
+        name, point = _label(t["row"])
+        lines.append(f"| {name} | {point} | {f(d[LT])} / **{f(t[LT])}** | {f(t[NEWS])} | "
+                     + " | ".join(f(t[s]) for s in SIGNALS)
+                     + f" | {f(d[OFF])} / {f(t[OFF])} | {f(d[LEARNED])} / **{f(t[LEARNED])}** |")  # fmt: skip
+    pair = lambda split, s: f"{f(split['demetr'][s]['detection'])} / {f(split['demetr'][s]['false_alarms'])}"  # noqa: E731
+    lines.append(f"| DEMETR (all-dev model): detection / clean-MT false alarms | {test['report_threshold']:.3f} / "
+                 f"{test['veto_threshold']} | {pair(dev, LT)} / **{pair(test, LT)}** | {pair(test, NEWS)} | "
+                 + " | ".join(pair(test, s) for s in SIGNALS)
+                 + f" | {pair(dev, OFF)} / {pair(test, OFF)} | {pair(dev, LEARNED)} / **{pair(test, LEARNED)}** |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    dev, test = (json.loads((RESULTS / f"cross-source-{s}.json").read_text()) for s in ("dev", "test"))
+    print(table(dev, test))
+
+
+if __name__ == "__main__":
+    main()
