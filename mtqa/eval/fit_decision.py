@@ -267,7 +267,8 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
            "fitted_on": {**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
                          "n_candidates": int(len(y)), "n_positive": int(y.sum()), "model": "HistGradientBoostingClassifier",
                          "params": HGB_PARAMS, "calibration": "sigmoid (Platt) on out-of-fold scores",
-                         "inner_folds": INNER_FOLDS}}  # fmt: skip
+                         "inner_folds": INNER_FOLDS,
+                         "names_operating_point": {"synthetic_cases": len(names or ()), "split": "dev"}}}  # fmt: skip
     decision = Decision(raw)
     check = x[: min(len(x), 2000)]
     if not np.allclose(decision.raw_score(check), clf.decision_function(check), atol=1e-6):
