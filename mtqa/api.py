@@ -21,9 +21,11 @@ def make_combiner(settings: Settings) -> Combiner:
     min_confidence = settings.min_confidence
     if min_confidence is None:
         min_confidence = calibrator.report_threshold if calibrator else 0.0
+    decision = load_decision(settings.decision)
+    if decision is not None and settings.decision_threshold is not None:
+        decision.report_threshold = float(settings.decision_threshold)  # the run signature carries it
     return Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold,
-                    calibrator=calibrator, min_confidence=min_confidence,
-                    decision=load_decision(settings.decision))  # fmt: skip
+                    calibrator=calibrator, min_confidence=min_confidence, decision=decision)  # fmt: skip
 
 
 def checker_settings(settings: Settings, combiner: Combiner) -> Settings:

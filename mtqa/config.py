@@ -49,6 +49,9 @@ class Settings:
     # The learned decision over the LanguageTool matches the news profile drops: "default"
     # (models/decision.json when present; grammar then runs in candidate mode), "off", or a path.
     decision: str = "default"
+    # Report decided candidates from this probability instead of the model's dev-chosen threshold
+    # (lower: more recall, more false alarms; the dev trade-off is in docs/evaluation.md).
+    decision_threshold: float | None = None
     grammar_candidates: bool = False  # set by make_pipeline when a decision is in use
     # Findings below this (calibrated) confidence are not reported. None: the calibration's own
     # dev-chosen report threshold (0 without a calibration); not the default, see README.

@@ -17,8 +17,9 @@ from ..batch import Refused, make_engine, run_batch
 from ..inputs import InputError
 from . import app
 from .exit_codes import BAD_INPUT, OK
-from .options import (CalibrationOpt, DecisionOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
-                      NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
+from .options import (CalibrationOpt, DecisionOpt, DecisionThresholdOpt, Device, DeviceOpt, GrammarOpt,
+                      MinConfidenceOpt, ModelOpt, NamesOpt, NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError,
+                      settings_from_options)
 
 
 class Engine(str, enum.Enum):
@@ -73,6 +74,7 @@ def batch(
     only: OnlyOpt = None,
     calibration: CalibrationOpt = "default",
     decision: DecisionOpt = "default",
+    decision_threshold: DecisionThresholdOpt = None,
     min_confidence: MinConfidenceOpt = 0.0,
 ) -> None:
     """Check an archive resumably: kill it at any point and run it again to go on where it stopped."""
@@ -82,7 +84,7 @@ def batch(
         raise typer.Exit(BAD_INPUT)
     try:
         settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
-                                                   calibration, min_confidence, decision)  # fmt: skip
+                                                   calibration, min_confidence, decision, decision_threshold)  # fmt: skip
     except UsageError as exc:
         err.print(f"mtqa: {exc}", markup=False)
         raise typer.Exit(BAD_INPUT)

@@ -26,8 +26,9 @@ from ..findings import Severity
 from ..inputs import read_source
 from . import app
 from .exit_codes import BAD_INPUT, FINDINGS, INTERNAL_ERROR, OK
-from .options import (CalibrationOpt, DecisionOpt, Device, DeviceOpt, GrammarOpt, MinConfidenceOpt, ModelOpt, NamesOpt,
-                      NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError, settings_from_options)
+from .options import (CalibrationOpt, DecisionOpt, DecisionThresholdOpt, Device, DeviceOpt, GrammarOpt,
+                      MinConfidenceOpt, ModelOpt, NamesOpt, NoGazetteerOpt, NoLmOpt, OnlyOpt, UsageError,
+                      settings_from_options)
 
 MAX_CHARS = 1_000_000  # per document: a long news article is 50,000 characters
 TIMEOUT = 300.0  # seconds per document, model loading not counted
@@ -191,6 +192,7 @@ def check(
     only: OnlyOpt = None,
     calibration: CalibrationOpt = "default",
     decision: DecisionOpt = "default",
+    decision_threshold: DecisionThresholdOpt = None,
     min_confidence: MinConfidenceOpt = 0.0,
     max_chars: int = typer.Option(MAX_CHARS, "--max-chars", min=0, help="Per-document size budget in characters (0: none)."),
     timeout: float = typer.Option(TIMEOUT, "--timeout", min=0.0, help="Per-document time budget in seconds (0: none)."),
@@ -204,7 +206,7 @@ def check(
 
     try:
         settings, selected = settings_from_options(device, model, grammar, no_lm, no_gazetteer, names, only,
-                                                   calibration, min_confidence, decision)  # fmt: skip
+                                                   calibration, min_confidence, decision, decision_threshold)  # fmt: skip
         try:
             pipeline = make_pipeline(settings, selected)  # checkers load their models on first use
         except (OSError, ValueError) as exc:  # a calibration or decision file that is not there or not one

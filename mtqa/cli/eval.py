@@ -51,6 +51,9 @@ def eval_command(
         "default", "--calibration", help="default (models/combiner.json) | off | path to a calibration model."
     ),
     decision: str = typer.Option("default", "--decision", help="default (models/decision.json) | off | a path."),
+    decision_threshold: Optional[float] = typer.Option(
+        None, "--decision-threshold", min=0.0, max=1.0, help="Report decided candidates from this probability."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON result file."),
     cross_source: bool = typer.Option(
         False, "--cross-source", help="Fit the learned decision on dev without one source, score that source (no LM)."
@@ -75,7 +78,7 @@ def eval_command(
         err.print("mtqa: give a dataset (or --cross-source)")
         raise typer.Exit(BAD_INPUT)
     settings = Settings(device=device, model=model, grammar=grammar, use_lm=not no_lm, calibration=calibration,
-                        min_confidence=min_confidence, decision=decision)  # fmt: skip
+                        min_confidence=min_confidence, decision=decision, decision_threshold=decision_threshold)  # fmt: skip
     show = err.is_terminal
     try:
         result = run_eval(dataset, settings, only=_selected(only), split=split, limit=limit,

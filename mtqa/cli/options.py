@@ -34,6 +34,9 @@ CalibrationOpt = Annotated[str, typer.Option(
     "--calibration", help="Confidence calibration: default (models/combiner.json) | off | a path.")]
 DecisionOpt = Annotated[str, typer.Option(
     "--decision", help="Learned decision over the matches the news profile drops: default (models/decision.json) | off | a path.")]
+DecisionThresholdOpt = Annotated[Optional[float], typer.Option(
+    "--decision-threshold", min=0.0, max=1.0,
+    help="Report the decision's candidates from this probability (default: the model's, chosen on dev; lower finds more and flags more clean text).")]
 MinConfidenceOpt = Annotated[float, typer.Option(
     "--min-confidence", min=0.0, max=1.0, help="Report only findings at or above this confidence (0-1).")]
 
@@ -58,7 +61,8 @@ def check_names_file(path: Path) -> None:
 
 def settings_from_options(device: Device, model: Optional[str], grammar: str, no_lm: bool, no_gazetteer: bool,
                           names: list[Path], only: Optional[str], calibration: str,
-                          min_confidence: float, decision: str = "default") -> tuple[Settings, list[str] | None]:
+                          min_confidence: float, decision: str = "default",
+                          decision_threshold: float | None = None) -> tuple[Settings, list[str] | None]:
     """(settings, selected checkers or None for all), or :class:`UsageError`."""
     from ..grammar import BACKENDS
 
@@ -73,6 +77,6 @@ def settings_from_options(device: Device, model: Optional[str], grammar: str, no
     settings = Settings(
         device=device.value, model=model, grammar=grammar.lower(), use_lm=not no_lm,
         use_gazetteer=not no_gazetteer, names_files=tuple(names), calibration=calibration,
-        min_confidence=min_confidence, decision=decision,
+        min_confidence=min_confidence, decision=decision, decision_threshold=decision_threshold,
     )  # fmt: skip
     return settings, selected

@@ -405,6 +405,19 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
     fixture_counts = {t: fixture_alarms(decision, fixture, t) for t in THRESHOLDS} if fixture is not None else {}
+
+    def score(row: dict[str, Any]) -> None:
+        t, v = row["threshold"], row["veto"]
+        for name, ids in keep.items():
+            table = tables[name]
+            found = decided(decision, table, oof[name], t, ids, v)
+            row[name] = score_rows(name, [table.items[i] for i in ids], found)["f1"] or 0.0
+        f1s = [row[n] for n in keep]
+        if names:  # the names checker's own kind of text weighs as a dataset
+            row["synthetic_names"] = synthetic_scores(names, v)[0]
+            f1s.append(row["synthetic_names"])
+        row["mean_f1"] = sum(f1s) / max(1, len(f1s))
+
     rows, best = [], None
     for v in VETO_THRESHOLDS:
         synthetic = synthetic_scores(names, v) if names else None
@@ -422,21 +435,15 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
                                     and row.get("fixture_findings", 0) == 0
                                     and row.get("synthetic_names_recall_lower", 1.0) >= MIN_NAMES_RECALL)  # fmt: skip
             if row["within_budget"] or v == 0.0 or (v, t) == (VETO_THRESHOLDS[-1], THRESHOLDS[-1]):
-                # F1 where it can be chosen (and without a veto, for comparison)
-                for name, ids in keep.items():
-                    table = tables[name]
-                    found = decided(decision, table, oof[name], t, ids, v)
-                    row[name] = score_rows(name, [table.items[i] for i in ids], found)["f1"] or 0.0
-                f1s = [row[n] for n in keep]
-                if synthetic is not None:  # the names checker's own kind of text weighs as a dataset
-                    row["synthetic_names"] = synthetic[0]
-                    f1s.append(synthetic[0])
-                row["mean_f1"] = sum(f1s) / max(1, len(f1s))
+                score(row)  # where it can be chosen (and with the names checker's own threshold)
             rows.append(row)
             if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
                 best = (row["mean_f1"], t, v)
     if best is None:  # nothing fits the budget: the strictest operating point
         best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1])
+    for row in rows:  # the whole curve at the chosen names point (what --decision-threshold moves along)
+        if row["veto"] == best[2] and "mean_f1" not in row:
+            score(row)
     return best[1], best[2], rows
 
 

@@ -53,6 +53,15 @@ def test_json_contract():
         assert set(f) == keys and f["text"] == original[f["start"] : f["end"]]
 
 
+def test_the_decision_threshold_is_an_operating_point_the_signature_carries():
+    from mtqa.decision import Decision
+
+    signature = lambda *a: json.loads(run(str(DEMO), *FAST, *a, "--format", "json", "--fail-on", "never").stdout)["mtqa"]["signature"]  # noqa: E731
+    assert signature("--decision-threshold", "0.3")["decision_threshold"] == 0.3
+    assert signature()["decision_threshold"] == Decision.load().report_threshold
+    assert run(str(DEMO), *FAST, "--decision-threshold", "1.5").exit_code == 2
+
+
 def test_fail_on_levels():
     assert run(str(DEMO), *FAST, "--fail-on", "never").exit_code == 0
     assert run(str(DEMO), *FAST, "--fail-on", "warning").exit_code == 1

@@ -265,6 +265,16 @@ def test_the_decision_sets_the_names_checkers_operating_point():
     assert Combiner(decision=FixedDecision(0.6, veto=0.45)).describe()["decision_veto"] == ["gazetteer", 0.45]
 
 
+def test_settings_move_the_decisions_report_threshold_only():
+    from mtqa.api import make_combiner
+
+    fitted = load_decision("default")
+    moved = make_combiner(Settings(decision_threshold=0.3)).decision
+    assert moved.report_threshold == 0.3 and moved.veto_threshold == fitted.veto_threshold
+    assert make_combiner(Settings()).decision.report_threshold == fitted.report_threshold
+    assert make_combiner(Settings(decision="off", decision_threshold=0.3)).decision is None
+
+
 def test_the_default_pipeline_runs_grammar_in_candidate_mode_only_with_a_decision(monkeypatch):
     from mtqa.api import make_pipeline
 
