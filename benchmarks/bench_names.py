@@ -165,6 +165,7 @@ def main() -> None:
 
     from mtqa.api import check_documents, make_pipeline
     from mtqa.checkers.names import NameChecker
+    from mtqa.combiner import is_candidate
     from mtqa.pipeline import Pipeline
     from mtqa.gazetteer.calibrate import variant_examples
     from mtqa.gazetteer.corruption import postedit_pairs
@@ -185,8 +186,7 @@ def main() -> None:
         "mtqa without LM (default)": lambda r: r.findings,
         "names checker alone": lambda r: [f for f in r.by_checker.get("names", ()) if f.category is Category.NAME],
         "LanguageTool rules alone (full default rules)": lambda r: r.by_checker.get("grammar", []),
-        "grammar checker (news profile)": lambda r: [f for f in r.by_checker.get("grammar", ())
-                                                     if f.evidence.get("news_profile", "kept") == "kept"],
+        "grammar checker (news profile)": lambda r: [f for f in r.by_checker.get("grammar", ()) if not is_candidate(f)],
     }
     if args.no_grammar:
         systems = {"names checker alone": systems["names checker alone"]}

@@ -11,9 +11,9 @@ The :class:`~mtqa.combiner.Combiner` asks it about the candidates the news profi
 other finding is reported as its checker and the calibration say, the names checker's at the
 operating point fitted with the model): it reports those whose probability reaches the model's
 dev-chosen ``report_threshold``. So the decision can only win back
-what a hand-set filter dropped, never lose what the profile keeps; on dev that beat the news
-profile alone on every dataset (docs/evaluation.md). The decision's probability and the features
-that moved it most go into ``evidence.decision``.
+what a hand-set filter dropped, never lose what the profile keeps (measured across sources in
+docs/evaluation.md). The decision's probability and the features that moved it most go into
+``evidence.decision``.
 """
 
 from __future__ import annotations

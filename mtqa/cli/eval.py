@@ -12,6 +12,7 @@ from ..calibration import DEFAULT_DATASETS
 from ..config import Settings
 from . import app
 from .exit_codes import BAD_INPUT, INTERNAL_ERROR
+from .options import DecisionOpt, DecisionThresholdOpt
 
 _SPLITS = ("dev", "test", "train", "all")
 
@@ -50,10 +51,8 @@ def eval_command(
     calibration: str = typer.Option(
         "default", "--calibration", help="default (models/combiner.json) | off | path to a calibration model."
     ),
-    decision: str = typer.Option("default", "--decision", help="default (models/decision.json) | off | a path."),
-    decision_threshold: Optional[float] = typer.Option(
-        None, "--decision-threshold", min=0.0, max=1.0, help="Report decided candidates from this probability."
-    ),
+    decision: DecisionOpt = "default",
+    decision_threshold: DecisionThresholdOpt = None,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON result file."),
     cross_source: bool = typer.Option(
         False, "--cross-source", help="Fit the learned decision on dev without one source, score that source (no LM)."

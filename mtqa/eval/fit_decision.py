@@ -309,10 +309,6 @@ def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None =
     return decision.probability(vectorize([table.rows[r] for r in ids], decision.features))
 
 
-def _finding_rows(table: Table) -> dict[int, Finding]:
-    return {r: f for fs, rs in zip(table.merged, table.row_of) for f, r in zip(fs, rs)}
-
-
 def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
             keep: Sequence[int] | None = None, veto: float | None = None) -> list[list[Finding]]:  # fmt: skip
     """Per item, what the default pipeline (no LM) reports: every finding the news profile keeps and
@@ -381,13 +377,18 @@ def synthetic_scores(names: Sequence[tuple[bool, Sequence[float]]], veto: float)
     recall = tp / max(1, n)
     precision = tp / max(1, sum(f for _, f in flagged))
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-    return f1, recall - BUDGET_STANDARD_ERRORS * math.sqrt(recall * (1 - recall) / max(1, n))
+    return f1, recall - _margin(recall, n)
+
+
+def _margin(rate: float, n: int) -> float:
+    """``BUDGET_STANDARD_ERRORS`` standard errors of a rate measured on ``n`` items."""
+    return BUDGET_STANDARD_ERRORS * math.sqrt(rate * (1 - rate) / max(1, n))
 
 
 def budget_upper(flagged: int, n: int) -> float:
     """The false-alarm rate the budget is held to: ``flagged / n`` plus its standard errors."""
     rate = flagged / max(1, n)
-    return rate + BUDGET_STANDARD_ERRORS * math.sqrt(rate * (1 - rate) / max(1, n))
+    return rate + _margin(rate, n)
 
 
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
