@@ -172,10 +172,15 @@ def baseline_seed(checkout: Path) -> dict[str, Any]:
         "out['forward_tokens'] = get_scorer(Settings()).stats['forward_tokens']  # warm-up sentence included\n"
         "print(json.dumps(out))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+    from mtqa.config import data_dir
+
+    # the data dir as this run resolves it: a relative default would resolve from the checkout
+    env = {**os.environ, "PYTHONPATH": str(checkout.resolve()), "MTQA_DATA_DIR": str(data_dir().resolve())}
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
     # cwd too: "-c" puts the working directory first on sys.path
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=checkout, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=checkout, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"baseline checkout {checkout} failed:\n{done.stderr[-3000:]}")
     return {"git": git, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 

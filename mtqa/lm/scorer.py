@@ -58,6 +58,7 @@ class Segment:
     first: int  # index in ids of the first scored token
     kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer [kv_heads, len(ids), head_dim]
     hidden: torch.Tensor | None = None  # final hidden state per position [len(ids), hidden]
+    logprobs: list[float] | None = None  # the first pass's log-prob of each of ids[first:]
 
 
 @dataclass
@@ -177,7 +178,8 @@ class TokenScorer:
         if compile:
             self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
             self.compiled = True
-        self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0}
+        self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0,
+                      "first_pass_rows": 0}
         extra = card.extra if card else {}
         self.segment_tokens = int(extra.get("segment_tokens", 512))
         self.context_chars = int(card.context_chars) if card else 600
@@ -479,6 +481,7 @@ class TokenScorer:
             out[b].extend(values[at : at + n])
             at += n
             if keep_state:
+                seg.logprobs = values[at - n : at]
                 cache = kwargs[self._cache_arg]
                 seg.kv = [(layer.keys[b, :, : len(seg.ids)].clone(), layer.values[b, :, : len(seg.ids)].clone())
                           for layer in cache.layers]  # fmt: skip
@@ -512,8 +515,9 @@ class TokenScorer:
         tails = [t[: self.max_context - 1 - p] for t, (_, _, _, p) in zip(tails, rows)]
         skipped = self._screen(edits, rows, tails)
         totals = [0.0] * len(rows)
+        known = self._first_pass_rows(rows, tails, totals)
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
-        order = [i for i in order if tails[i] and i not in skipped]
+        order = [i for i in order if tails[i] and i not in skipped and i not in known]
         with torch.inference_mode():
             for batch in self._pack_edits(order, rows, tails):
                 try:
@@ -531,6 +535,18 @@ class TokenScorer:
         for n, values in by_edit.items():
             out[n] = [values[v] - values[0] for v in range(1, len(edits[n].candidates) + 1)]
         return out
+
+    def _first_pass_rows(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]], totals: list[float]) -> set[int]:
+        """The unedited rows whose tokens are the first pass's own: their log-probs are already known
+        (same prefix, same tokens), so they need no forward. A tail tokenised differently from the
+        document (a token across the window's end) is scored like the candidates."""
+        known = set()
+        for i, ((_, v, seg, p), tail) in enumerate(zip(rows, tails)):
+            if v == 0 and tail and seg.logprobs is not None and p >= seg.first and seg.ids[p : p + len(tail)] == tail:
+                totals[i] = sum(seg.logprobs[p - seg.first : p - seg.first + len(tail)])
+                known.add(i)
+        self.stats["first_pass_rows"] += len(known)
+        return known
 
     def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> set[int]:
         """Rows not worth a forward pass: beyond an edit's ``top_k``, ranked by the log-prob the

@@ -250,7 +250,12 @@ def test_edits_reuse_the_cache_and_equal_a_full_forward(scorer):
         results = {}
         for budget in (4096, 8):  # 8: one row per batch
             scorer.token_budget = budget
+            reused, rows = scorer.stats["first_pass_rows"], scorer.stats["edit_rows"]
             results[budget] = scorer.rescore_edits(edits)
+            # the unedited text of an edit is read from the first pass, except where its window
+            # runs past the segment's end ("March. Kyiv's mayor" with 12-token segments): that one runs
+            assert scorer.stats["first_pass_rows"] - reused == len(edits) - 1
+            assert scorer.stats["edit_rows"] - rows == sum(len(e.candidates) for e in edits) + 1
     finally:
         scorer.token_budget = saved
     for e, deltas in zip(edits, results[4096]):
