@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mtqa.combiner import decidable, is_candidate
+from mtqa.combiner import is_candidate
 from mtqa.eval import fit_decision as F
 
 K = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
@@ -18,14 +18,10 @@ OUT = Path(__file__).parent / "results" / "kept_veto.json"
 
 
 def decided_k(d, table, p, ids, k):
-    def report(f, r):
-        if is_candidate(f):
-            return decidable(f) and p[r] >= d.report_threshold
-        if f.check.startswith("grammar.") and p[r] == p[r] and p[r] < k:  # p[r] is NaN where unscored
-            return False
-        return not d.vetoes(f)
-
-    return [[f for f, r in zip(table.merged[i], table.row_of[i]) if report(f, r)] for i in ids]
+    """What the default reports (``decided``), less the kept grammar findings with probability < k."""
+    low = {id(f) for i in ids for f, r in zip(table.merged[i], table.row_of[i])
+           if not is_candidate(f) and f.check.startswith("grammar.") and p[r] < k}  # NaN (unscored) compares False
+    return [[f for f in found if id(f) not in low] for found in F.decided(d, table, p, d.report_threshold, ids)]
 
 
 def main() -> None:

@@ -514,8 +514,8 @@ class TokenScorer:
             tails = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
         tails = [t[: self.max_context - 1 - p] for t, (_, _, _, p) in zip(tails, rows)]
         skipped = self._screen(edits, rows, tails)
-        totals = [0.0] * len(rows)
-        known = self._first_pass_rows(rows, tails, totals)
+        known = self._first_pass_totals(rows, tails)
+        totals = [known.get(i, 0.0) for i in range(len(rows))]
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
         with torch.inference_mode():
@@ -536,15 +536,14 @@ class TokenScorer:
             out[n] = [values[v] - values[0] for v in range(1, len(edits[n].candidates) + 1)]
         return out
 
-    def _first_pass_rows(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]], totals: list[float]) -> set[int]:
+    def _first_pass_totals(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> dict[int, float]:
         """The unedited rows whose tokens are the first pass's own: their log-probs are already known
         (same prefix, same tokens), so they need no forward. A tail tokenised differently from the
         document (a token across the window's end) is scored like the candidates."""
-        known = set()
+        known = {}
         for i, ((_, v, seg, p), tail) in enumerate(zip(rows, tails)):
             if v == 0 and tail and seg.logprobs is not None and p >= seg.first and seg.ids[p : p + len(tail)] == tail:
-                totals[i] = sum(seg.logprobs[p - seg.first : p - seg.first + len(tail)])
-                known.add(i)
+                known[i] = sum(seg.logprobs[p - seg.first : p - seg.first + len(tail)])
         self.stats["first_pass_rows"] += len(known)
         return known
 
