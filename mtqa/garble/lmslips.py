@@ -325,7 +325,9 @@ def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = No
         sentence = doc.sentences[p.sentence]
         after = [t for t in doc.sentence_tokens(p.sentence) if t.start >= p.end]
         stop = after[tail_words - 1].end if len(after) >= tail_words else sentence.end
-        edits.append((doc, p.start, p.end, p.candidates, stop, top_k.get(p.kind)))
+        # only a gain over the kind's threshold makes a finding: the scorer skips what cannot reach it
+        need = float(th[_KINDS[p.kind][2]])
+        edits.append((doc, p.start, p.end, p.candidates, stop, top_k.get(p.kind), need))
     return plans, edits
 
 

@@ -90,3 +90,6 @@ class Edit:
     # rescore only the ``top_k`` candidates whose first token the first pass finds likeliest there
     # (one output-layer row per edit); the others get -inf
     top_k: int | None = None
+    # the caller only uses gains >= ``min_delta``: a candidate that provably cannot reach it gets -inf
+    # without a forward pass (see TokenScorer._screen)
+    min_delta: float | None = None

@@ -285,3 +285,44 @@ def test_edit_screening_keeps_the_likeliest_first_tokens(scorer):
     # a released state gives no evidence rather than failing
     state.release()
     assert scorer.rescore_edits([Edit(state, his, his + 3, cands, len(DOC))]) == [[0.0] * 5]
+
+
+def test_the_output_layer_in_vocabulary_blocks_equals_one_log_softmax(scorer, monkeypatch):
+    """The CPU path (row chunks x vocabulary blocks, a running logsumexp) against the whole
+    vocabulary at once; uneven blocks and chunks, one target per row and several."""
+    torch.manual_seed(1)
+    hidden = torch.randn(13, scorer.model.config.hidden_size)
+    targets = torch.randint(0, scorer._vocab, (13, 3))
+    with torch.inference_mode():
+        ref = torch.log_softmax(scorer._logits(hidden), -1).gather(1, targets)
+        monkeypatch.setattr(scorer, "_head_cols", 37)
+        monkeypatch.setattr(scorer, "_chunk_rows", 5)
+        assert torch.allclose(scorer._target_logprobs(hidden, targets), ref, atol=1e-5)
+        assert torch.allclose(scorer._target_logprobs(hidden, targets[:, 0]), ref[:, 0], atol=1e-5)
+
+
+def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
+    """The bound (first token's log-prob minus the text's total) is exact: it is never below a
+    candidate's full rescore, the scorer skips exactly the candidates whose bound is under
+    ``min_delta``, and the others keep their values."""
+    from mtqa.lm.types import Edit
+
+    state = _doc_state(scorer, segment_tokens=400)
+    his, stop = DOC.index("his"), DOC.index(",")
+    cands = ["its", "their", "the", "a", "our", "Kyiv's mayor"]
+    full = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop)])[0]
+    seg, p = state.locate(his)
+    begin = min(seg.offsets[p][0], his)
+    base = _naive_tail(scorer, DOC, seg, p, begin, stop)
+    with torch.inference_mode():
+        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([seg.ids[:p]])).logits.float(), -1)[0, -1]
+    bounds = [logp[scorer.tokenizer(DOC[begin:his] + c + DOC[his + 3 : stop], add_special_tokens=False)["input_ids"][0]].item() - base
+              for c in cands]  # fmt: skip
+    assert all(f <= b + 1e-4 for f, b in zip(full, bounds))
+    need = sorted(bounds)[len(bounds) // 2]
+    before = scorer.stats["bound_rows"]
+    [bounded] = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop, min_delta=need)])
+    assert [b == -math.inf for b in bounded] == [b < need for b in bounds]
+    assert scorer.stats["bound_rows"] - before == bounded.count(-math.inf) > 0
+    for f, b in zip(full, bounded):
+        assert b == -math.inf or b == pytest.approx(f, abs=1e-4)
