@@ -184,8 +184,7 @@ class TokenScorer:
             self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
             self.compiled = True
         self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0,
-                      "first_pass_rows": 0,
-                      "head_rows_saved": 0, "bound_rows": 0}
+                      "first_pass_rows": 0, "head_rows_saved": 0, "bound_rows": 0}
         extra = card.extra if card else {}
         self.segment_tokens = int(extra.get("segment_tokens", 512))
         self.context_chars = int(card.context_chars) if card else 600
