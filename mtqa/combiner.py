@@ -76,7 +76,8 @@ class Combiner:
         out: dict[str, Any] = {"calibration": self.calibrator.data_hash if self.calibrator else None,
                                "min_confidence": self.min_confidence}
         if self.decision is not None:
-            out.update(decision=self.decision.data_hash, decision_threshold=self.decision.report_threshold)
+            out.update(decision=self.decision.data_hash, decision_model=self.decision.model_hash,
+                       decision_threshold=self.decision.report_threshold)
             if self.decision.veto_threshold > 0:
                 out.update(decision_veto=[*self.decision.veto_families, self.decision.veto_threshold])
         return out

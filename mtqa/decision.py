@@ -18,6 +18,7 @@ docs/evaluation.md). The decision's probability and the features that moved it m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -40,6 +41,7 @@ DECISION_KEY = "decision"
 OCR_DAMAGE = "doc:ocr_damage"  # may only ever raise a probability (see Decision.apply)
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 _SENTENCE_END = set(".!?:;\"”»")
+RARE_ZIPF = 1.0  # rarer than once in 100 million words
 
 
 def default_path() -> Path:
@@ -112,6 +114,32 @@ def _word_features(prefix: str, word: str, out: dict[str, float]) -> None:
     out[f"{prefix}char_mean"], out[f"{prefix}char_min"] = mean, low
 
 
+_TOKEN = re.compile(r"\S+")
+_EDGE = "\"'“”‘’«»()[]{}.,;:!?-–—*"
+_PUNCT_BEFORE = re.compile(r"(\s?)[,.;:!?)](?=\s|$)")
+
+
+@lru_cache(maxsize=64)
+def document_features(text: str) -> dict[str, float]:
+    """What kind of text the candidate sits in, read from the words alone (no checker's filter):
+    the share of lowercase words no English word list has ("tbe", "vil"), of tokens mixing letters
+    with digits or symbols ("t!ie", "l0ndon"), and of closing punctuation set off by a space, which
+    OCR makes now and then and tokenised MT everywhere ("word , word")."""
+    lower = odd = words = 0
+    for m in _TOKEN.finditer(text):
+        core = m.group().strip(_EDGE)
+        if not any(c.isalpha() for c in core):
+            continue
+        words += 1
+        if core.isalpha() and core.islower() and len(core) > 1 and zipf(core) < RARE_ZIPF:
+            lower += 1
+        elif any(not (c.isalpha() or c in "'’-") for c in core):
+            odd += 1
+    marks = _PUNCT_BEFORE.findall(text)
+    return {"doc:oov_lower": lower / max(1, words), "doc:odd_tokens": odd / max(1, words),
+            "doc:spaced_punct": sum(bool(s) for s in marks) / len(marks) if marks else math.nan}  # fmt: skip
+
+
 def _neighbour(text: str, start: int, end: int, before: bool) -> str | None:
     if before:
         words = list(_WORD.finditer(text, max(0, start - 40), start))
@@ -149,6 +177,7 @@ def candidate_features(finding: Finding, text: str = "") -> dict[str, float]:
     feats[OCR_DAMAGE] = _slog(damage)
     if not text:
         return feats
+    feats.update(document_features(text))
     start, end = max(0, finding.start), min(len(text), finding.end)
     span = text[start:end]
     words = _WORD.findall(span)
@@ -247,6 +276,11 @@ class Decision:
         if not path.is_file():
             return None
         return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    @property
+    def model_hash(self) -> str:
+        """Two fits on the same data differ by features or trees: the signature names the model itself."""
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]
 
     # --- scoring ------------------------------------------------------------------------------
     def raw_score(self, x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from mtqa.calibration import load_calibration
 from mtqa.checkers.grammar import GrammarChecker
 from mtqa.combiner import Combiner
 from mtqa.config import PROJECT_DIR, Settings
-from mtqa.decision import Decision, candidate_features, char_plausibility, load_decision, vectorize
+from mtqa.decision import Decision, candidate_features, char_plausibility, document_features, load_decision, vectorize
 from mtqa.document import Document
 from mtqa.eval.fit_decision import (
     FIT_DATASETS, Table, _group_folds, _training_set, cross_source_folds, export_trees, source_of,
@@ -181,6 +181,17 @@ def test_features_read_the_word_its_position_and_the_document():
     assert x[0, 0] == 1.0 and x[0, 1] == 0.0 and math.isnan(x[0, 3])
 
 
+def test_document_features_tell_damaged_and_tokenised_text_from_clean_copy():
+    clean = document_features(FIXTURE.read_text(encoding="utf-8"))
+    assert clean["doc:oov_lower"] == 0.0 and clean["doc:spaced_punct"] == 0.0 and clean["doc:odd_tokens"] < 0.01
+    ocr = document_features("The rnilitary said tbe army , which was in the vil- lage, moved 1o the c!ty.")
+    assert ocr["doc:oov_lower"] > 0.05 and ocr["doc:odd_tokens"] > 0.05 and 0.0 < ocr["doc:spaced_punct"] < 1.0
+    assert document_features("He said , in Kyiv , that it was over .")["doc:spaced_punct"] == 1.0
+    assert math.isnan(document_features("no closing marks here")["doc:spaced_punct"])
+    f = _candidate("Tbe council met .", "Tbe")
+    assert candidate_features(f, "Tbe council met .")["doc:spaced_punct"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def model() -> Decision:
     decision = load_decision(str(MODEL))
@@ -194,6 +205,7 @@ def test_the_fitted_model_loads_with_its_data_hash_and_features(model):
     assert model.features == raw["features"] and len(model.features) > 10
     assert 0.0 < model.report_threshold < 1.0
     assert Combiner(decision=model).describe()["decision"] == model.data_hash  # in the run signature
+    assert Combiner(decision=model).describe()["decision_model"] == model.model_hash != model.data_hash
     with pytest.raises(ValueError, match="--decision"):  # a decision is not a calibration
         load_calibration(MODEL)
 
@@ -223,7 +235,7 @@ def test_document_ocr_damage_never_lowers_the_decision(model):
 class FixedDecision:
     """A decision that gives every candidate one probability."""
 
-    data_hash, report_threshold = "fixed", 0.5
+    data_hash, model_hash, report_threshold = "fixed", "fixed-model", 0.5
 
     def __init__(self, p, veto=0.0):
         self.p, self.veto_threshold, self.veto_families = p, veto, ("gazetteer",)
