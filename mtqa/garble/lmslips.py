@@ -309,17 +309,20 @@ _KINDS = {
 }
 
 
-def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = None
+def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = None, screen: bool = True
                ) -> tuple[list[_Rewrite], list[tuple[Document, int, int, list[str], int]]]:
     """The rewrites of a document and their edits, each scored ``tail_words`` words past it: the
     effect of a local rewrite on the LM fades after a few words. A rewrite at a position the first
     pass found less surprising than its kind's floor (``min_position_bits``, fitted by
-    ``benchmarks/bench_lm_quality.py --floors``) is not tried; ``floors={}`` tries them all."""
+    ``benchmarks/bench_lm_quality.py --floors``) is not tried; ``floors={}`` tries them all. A
+    candidate whose first token is far less likely than the text's (``min_first_token``, fitted by
+    ``benchmarks/fit_first_token.py``) is not rescored; ``screen=False`` rescores it."""
     th = thresholds()["lm_slips"]
     floors = th.get("min_position_bits", {}) if floors is None else floors
     plans = [p for p in plan_rewrites(doc, lm.sentence_scores(doc)) if p.surprisal >= float(floors.get(p.kind, 0.0))]
     tail_words = int(th["tail_words"])
     top_k = rules()["lm_slips"].get("rescore_top_k", {})
+    first = th.get("min_first_token", {}) if screen else {}
     edits = []
     for p in plans:
         sentence = doc.sentences[p.sentence]
@@ -327,7 +330,7 @@ def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = No
         stop = after[tail_words - 1].end if len(after) >= tail_words else sentence.end
         # only a gain over the kind's threshold makes a finding: the scorer skips what cannot reach it
         need = float(th[_KINDS[p.kind][2]])
-        edits.append((doc, p.start, p.end, p.candidates, stop, top_k.get(p.kind), need))
+        edits.append((doc, p.start, p.end, p.candidates, stop, top_k.get(p.kind), need, first.get(p.kind)))
     return plans, edits
 
 

@@ -161,7 +161,7 @@ def release_states(docs: Sequence["Document"]) -> None:
 
 
 def rescore_edits(scorer: "TokenScorer", edits: Sequence[tuple]) -> list[list[float]]:
-    """Δ log-prob (nats) per candidate of each ``(doc, start, end, candidates, stop[, top_k[, min_delta]])`` edit,
+    """Δ log-prob (nats) per candidate of each ``(doc, start, end, candidates, stop[, top_k[, min_delta[, min_first]]])`` edit,
     offsets into ``doc.text``: one queue for all edits of all documents (``TokenScorer.rescore_edits``)."""
     if not edits:
         return []

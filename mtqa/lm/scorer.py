@@ -184,7 +184,7 @@ class TokenScorer:
             self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
             self.compiled = True
         self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0,
-                      "first_pass_rows": 0, "head_rows_saved": 0, "bound_rows": 0}
+                      "first_pass_rows": 0, "head_rows_saved": 0, "bound_rows": 0, "first_token_rows": 0}
         extra = card.extra if card else {}
         self.segment_tokens = int(extra.get("segment_tokens", 512))
         self.context_chars = int(card.context_chars) if card else 600
@@ -620,11 +620,27 @@ class TokenScorer:
             e = edits[n]
             if e.top_k is not None and len(e.candidates) > e.top_k:
                 skipped.update(sorted(mine, key=lambda i: -heads[i])[e.top_k :])
+            first = self._first_logprob(base[n], rows, tails, heads) if e.min_first is not None else None
+            if first is not None:
+                unlikely = {i for i in mine if heads[i] - first < e.min_first}
+                self.stats["first_token_rows"] += len(unlikely - skipped)
+                skipped |= unlikely
             if e.min_delta is not None and base[n] in known:
                 bounded = {i for i in mine if i not in known and heads[i] - known[base[n]] < e.min_delta}
                 self.stats["bound_rows"] += len(bounded - skipped)
                 skipped |= bounded
         return skipped
+
+    @staticmethod
+    def _first_logprob(i: int, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]],
+                       heads: dict[int, float]) -> float | None:
+        """The log-prob of row ``i``'s first token: its own first-token row, or the first pass's."""
+        if i in heads:
+            return heads[i]
+        _, _, seg, p = rows[i]
+        if tails[i] and seg.logprobs is not None and p >= seg.first and seg.ids[p] == tails[i][0]:
+            return seg.logprobs[p - seg.first]
+        return None
 
     def _pack_edits(self, order: list[int], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> list[list[int]]:
         """Rows sorted by prefix length, packed so rows x longest tail <= token budget and rows x

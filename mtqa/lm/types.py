@@ -93,3 +93,7 @@ class Edit:
     # the caller only uses gains >= ``min_delta``: a candidate that provably cannot reach it gets -inf
     # without a forward pass (see TokenScorer._screen)
     min_delta: float | None = None
+    # a candidate whose first token the model finds less likely than the text's own first token
+    # there by more than this (nats: candidate minus text < ``min_first``) gets -inf. Unlike
+    # ``min_delta`` not exact: a screen fitted on dev (mtqa/data/garble_thresholds.yaml)
+    min_first: float | None = None

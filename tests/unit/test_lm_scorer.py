@@ -326,3 +326,28 @@ def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
     assert scorer.stats["bound_rows"] - before == bounded.count(-math.inf) > 0
     for f, b in zip(full, bounded):
         assert b == -math.inf or b == pytest.approx(f, abs=1e-4)
+
+
+def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_the_texts(scorer):
+    """The fitted first-token screen: a candidate is skipped exactly when its first token's log-prob
+    minus the text's own first token's is under ``min_first``; the others keep their values."""
+    from mtqa.lm.types import Edit
+
+    state = _doc_state(scorer, segment_tokens=400)
+    his, stop = DOC.index("his"), DOC.index(",")
+    cands = ["its", "their", "the", "a", "our", "Kyiv's mayor"]
+    full = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop)])[0]
+    seg, p = state.locate(his)
+    begin = min(seg.offsets[p][0], his)
+    first = lambda text: scorer.tokenizer(text, add_special_tokens=False)["input_ids"][0]  # noqa: E731
+    with torch.inference_mode():
+        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([seg.ids[:p]])).logits.float(), -1)[0, -1]
+    own = logp[first(DOC[begin:stop])].item()
+    d0 = [logp[first(DOC[begin:his] + c + DOC[his + 3 : stop])].item() - own for c in cands]
+    cut = sorted(d0)[len(d0) // 2]
+    before = scorer.stats["first_token_rows"]
+    [screened] = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop, min_first=cut)])
+    assert [s == -math.inf for s in screened] == [d < cut for d in d0]
+    assert scorer.stats["first_token_rows"] - before == screened.count(-math.inf) > 0
+    for f, s in zip(full, screened):
+        assert s == -math.inf or s == pytest.approx(f, abs=1e-4)
