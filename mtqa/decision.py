@@ -122,9 +122,10 @@ _PUNCT_BEFORE = re.compile(r"(\s?)[,.;:!?)](?=\s|$)")
 @lru_cache(maxsize=64)
 def document_features(text: str) -> dict[str, float]:
     """What kind of text the candidate sits in, read from the words alone (no checker's filter):
-    the share of lowercase words no English word list has ("tbe", "vil"), of tokens mixing letters
-    with digits or symbols ("t!ie", "l0ndon"), and of closing punctuation set off by a space, which
-    OCR makes now and then and tokenised MT everywhere ("word , word")."""
+    the share of lowercase words rarer than Zipf 1 ("rnilitary"; "tbe" is not: wordfreq lists OCR
+    junk too), of tokens mixing letters with digits or symbols ("t!ie", "l0ndon"), and of closing
+    punctuation set off by a space, which OCR makes now and then and tokenised MT everywhere
+    ("word , word")."""
     lower = odd = words = 0
     for m in _TOKEN.finditer(text):
         core = m.group().strip(_EDGE)

@@ -604,7 +604,8 @@ class TokenScorer:
     def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]],
                 known: dict[int, float], heads: dict[int, float]) -> set[int]:
         """Rows not worth a forward pass, from their first token's log-prob: beyond an edit's
-        ``top_k`` (ranked by it), or unable to reach the edit's ``min_delta``. Every later token's
+        ``top_k`` (ranked by it), under its ``min_first`` against the text's own first token (a
+        screen fitted on dev), or unable to reach the edit's ``min_delta``. Every later token's
         log-prob is <= 0, so a candidate's gain over the text is at most its first token's log-prob
         minus the text's own total (known from the first pass): an exact bound, nothing it skips
         could have reached ``min_delta``."""

@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 
 from mtqa.lm.scorer import TokenScorer, offsets_by_decoding  # noqa: E402
 from mtqa.lm.tiny import build_model, build_tokenizer  # noqa: E402
+from mtqa.lm.types import Edit  # noqa: E402
 
 TEXTS = [
     "The president met the prime minister in the capital.",
@@ -301,27 +302,34 @@ def test_the_output_layer_in_vocabulary_blocks_equals_one_log_softmax(scorer, mo
         assert torch.allclose(scorer._target_logprobs(hidden, targets[:, 0]), ref[:, 0], atol=1e-5)
 
 
+CANDS = ["its", "their", "the", "a", "our", "Kyiv's mayor"]
+
+
+def _his_edit(scorer):
+    """The "his" edit of DOC: its state, span, every candidate's full rescore, and per candidate
+    (the text's own first) the log-prob of its first token after the cached prefix, by a naive forward."""
+    state = _doc_state(scorer, segment_tokens=400)
+    his, stop = DOC.index("his"), DOC.index(",")
+    full = scorer.rescore_edits([Edit(state, his, his + 3, CANDS, stop)])[0]
+    seg, p = state.locate(his)
+    begin = min(seg.offsets[p][0], his)
+    with torch.inference_mode():
+        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([seg.ids[:p]])).logits.float(), -1)[0, -1]
+    first = lambda text: logp[scorer.tokenizer(text, add_special_tokens=False)["input_ids"][0]].item()  # noqa: E731
+    heads = [first(DOC[begin:stop])] + [first(DOC[begin:his] + c + DOC[his + 3 : stop]) for c in CANDS]
+    return state, his, stop, full, _naive_tail(scorer, DOC, seg, p, begin, stop), heads
+
+
 def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
     """The bound (first token's log-prob minus the text's total) is exact: it is never below a
     candidate's full rescore, the scorer skips exactly the candidates whose bound is under
     ``min_delta``, and the others keep their values."""
-    from mtqa.lm.types import Edit
-
-    state = _doc_state(scorer, segment_tokens=400)
-    his, stop = DOC.index("his"), DOC.index(",")
-    cands = ["its", "their", "the", "a", "our", "Kyiv's mayor"]
-    full = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop)])[0]
-    seg, p = state.locate(his)
-    begin = min(seg.offsets[p][0], his)
-    base = _naive_tail(scorer, DOC, seg, p, begin, stop)
-    with torch.inference_mode():
-        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([seg.ids[:p]])).logits.float(), -1)[0, -1]
-    bounds = [logp[scorer.tokenizer(DOC[begin:his] + c + DOC[his + 3 : stop], add_special_tokens=False)["input_ids"][0]].item() - base
-              for c in cands]  # fmt: skip
+    state, his, stop, full, base, heads = _his_edit(scorer)
+    bounds = [h - base for h in heads[1:]]
     assert all(f <= b + 1e-4 for f, b in zip(full, bounds))
     need = sorted(bounds)[len(bounds) // 2]
     before = scorer.stats["bound_rows"]
-    [bounded] = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop, min_delta=need)])
+    [bounded] = scorer.rescore_edits([Edit(state, his, his + 3, CANDS, stop, min_delta=need)])
     assert [b == -math.inf for b in bounded] == [b < need for b in bounds]
     assert scorer.stats["bound_rows"] - before == bounded.count(-math.inf) > 0
     for f, b in zip(full, bounded):
@@ -331,22 +339,11 @@ def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
 def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_the_texts(scorer):
     """The fitted first-token screen: a candidate is skipped exactly when its first token's log-prob
     minus the text's own first token's is under ``min_first``; the others keep their values."""
-    from mtqa.lm.types import Edit
-
-    state = _doc_state(scorer, segment_tokens=400)
-    his, stop = DOC.index("his"), DOC.index(",")
-    cands = ["its", "their", "the", "a", "our", "Kyiv's mayor"]
-    full = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop)])[0]
-    seg, p = state.locate(his)
-    begin = min(seg.offsets[p][0], his)
-    first = lambda text: scorer.tokenizer(text, add_special_tokens=False)["input_ids"][0]  # noqa: E731
-    with torch.inference_mode():
-        logp = torch.log_softmax(scorer.model(input_ids=torch.tensor([seg.ids[:p]])).logits.float(), -1)[0, -1]
-    own = logp[first(DOC[begin:stop])].item()
-    d0 = [logp[first(DOC[begin:his] + c + DOC[his + 3 : stop])].item() - own for c in cands]
+    state, his, stop, full, _, heads = _his_edit(scorer)
+    d0 = [h - heads[0] for h in heads[1:]]
     cut = sorted(d0)[len(d0) // 2]
     before = scorer.stats["first_token_rows"]
-    [screened] = scorer.rescore_edits([Edit(state, his, his + 3, cands, stop, min_first=cut)])
+    [screened] = scorer.rescore_edits([Edit(state, his, his + 3, CANDS, stop, min_first=cut)])
     assert [s == -math.inf for s in screened] == [d < cut for d in d0]
     assert scorer.stats["first_token_rows"] - before == screened.count(-math.inf) > 0
     for f, s in zip(full, screened):
