@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 import mtqa.eval.fit_decision as fd
+from mtqa.decision import OCR_DAMAGE
 
 RESULTS = Path(__file__).parent / "results" / "exp-document-features.json"
 KEEP = {
-    "base": lambda f: not f.startswith("doc:") or f == fd.OCR_DAMAGE,
+    "base": lambda f: not f.startswith("doc:") or f == OCR_DAMAGE,
     "doc": lambda f: True,
     "doc-no-spaced": lambda f: f != "doc:spaced_punct",
 }
