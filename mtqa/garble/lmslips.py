@@ -309,20 +309,20 @@ _KINDS = {
 }
 
 
-def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = None, screen: bool = True
+def plan_slips(doc: Document, lm: LMHelper, floors: dict[str, float] | None = None
                ) -> tuple[list[_Rewrite], list[tuple[Document, int, int, list[str], int]]]:
     """The rewrites of a document and their edits, each scored ``tail_words`` words past it: the
     effect of a local rewrite on the LM fades after a few words. A rewrite at a position the first
     pass found less surprising than its kind's floor (``min_position_bits``, fitted by
     ``benchmarks/bench_lm_quality.py --floors``) is not tried; ``floors={}`` tries them all. A
     candidate whose first token is far less likely than the text's (``min_first_token``, fitted by
-    ``benchmarks/fit_first_token.py``) is not rescored; ``screen=False`` rescores it."""
+    ``benchmarks/fit_first_token.py``) is not rescored."""
     th = thresholds()["lm_slips"]
     floors = th.get("min_position_bits", {}) if floors is None else floors
     plans = [p for p in plan_rewrites(doc, lm.sentence_scores(doc)) if p.surprisal >= float(floors.get(p.kind, 0.0))]
     tail_words = int(th["tail_words"])
     top_k = rules()["lm_slips"].get("rescore_top_k", {})
-    first = th.get("min_first_token", {}) if screen else {}
+    first = th.get("min_first_token", {})
     edits = []
     for p in plans:
         sentence = doc.sentences[p.sentence]

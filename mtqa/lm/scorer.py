@@ -621,7 +621,7 @@ class TokenScorer:
             e = edits[n]
             if e.top_k is not None and len(e.candidates) > e.top_k:
                 skipped.update(sorted(mine, key=lambda i: -heads[i])[e.top_k :])
-            first = self._first_logprob(base[n], rows, tails, heads) if e.min_first is not None else None
+            first = self._first_logprob(base[n], rows, known, heads) if e.min_first is not None else None
             if first is not None:
                 unlikely = {i for i in mine if heads[i] - first < e.min_first}
                 self.stats["first_token_rows"] += len(unlikely - skipped)
@@ -633,13 +633,14 @@ class TokenScorer:
         return skipped
 
     @staticmethod
-    def _first_logprob(i: int, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]],
+    def _first_logprob(i: int, rows: list[tuple[int, int, Segment, int]], known: dict[int, float],
                        heads: dict[int, float]) -> float | None:
-        """The log-prob of row ``i``'s first token: its own first-token row, or the first pass's."""
+        """The log-prob of row ``i``'s first token: its own first-token row, or, for a row whose
+        tokens are the first pass's own (``known``), the first pass's."""
         if i in heads:
             return heads[i]
-        _, _, seg, p = rows[i]
-        if tails[i] and seg.logprobs is not None and p >= seg.first and seg.ids[p] == tails[i][0]:
+        if i in known:
+            _, _, seg, p = rows[i]
             return seg.logprobs[p - seg.first]
         return None
 

@@ -320,6 +320,17 @@ def _his_edit(scorer):
     return state, his, stop, full, _naive_tail(scorer, DOC, seg, p, begin, stop), heads
 
 
+def _assert_skips_exactly(scorer, stat, edit, full, expected):
+    """The edit's screened candidates are exactly ``expected``, counted in ``stats[stat]``; the
+    others keep their full rescore."""
+    before = scorer.stats[stat]
+    [got] = scorer.rescore_edits([edit])
+    assert [g == -math.inf for g in got] == expected
+    assert scorer.stats[stat] - before == got.count(-math.inf) > 0
+    for f, g in zip(full, got):
+        assert g == -math.inf or g == pytest.approx(f, abs=1e-4)
+
+
 def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
     """The bound (first token's log-prob minus the text's total) is exact: it is never below a
     candidate's full rescore, the scorer skips exactly the candidates whose bound is under
@@ -328,12 +339,8 @@ def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
     bounds = [h - base for h in heads[1:]]
     assert all(f <= b + 1e-4 for f, b in zip(full, bounds))
     need = sorted(bounds)[len(bounds) // 2]
-    before = scorer.stats["bound_rows"]
-    [bounded] = scorer.rescore_edits([Edit(state, his, his + 3, CANDS, stop, min_delta=need)])
-    assert [b == -math.inf for b in bounded] == [b < need for b in bounds]
-    assert scorer.stats["bound_rows"] - before == bounded.count(-math.inf) > 0
-    for f, b in zip(full, bounded):
-        assert b == -math.inf or b == pytest.approx(f, abs=1e-4)
+    edit = Edit(state, his, his + 3, CANDS, stop, min_delta=need)
+    _assert_skips_exactly(scorer, "bound_rows", edit, full, [b < need for b in bounds])
 
 
 def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_the_texts(scorer):
@@ -342,9 +349,5 @@ def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_th
     state, his, stop, full, _, heads = _his_edit(scorer)
     d0 = [h - heads[0] for h in heads[1:]]
     cut = sorted(d0)[len(d0) // 2]
-    before = scorer.stats["first_token_rows"]
-    [screened] = scorer.rescore_edits([Edit(state, his, his + 3, CANDS, stop, min_first=cut)])
-    assert [s == -math.inf for s in screened] == [d < cut for d in d0]
-    assert scorer.stats["first_token_rows"] - before == screened.count(-math.inf) > 0
-    for f, s in zip(full, screened):
-        assert s == -math.inf or s == pytest.approx(f, abs=1e-4)
+    edit = Edit(state, his, his + 3, CANDS, stop, min_first=cut)
+    _assert_skips_exactly(scorer, "first_token_rows", edit, full, [d < cut for d in d0])
