@@ -34,22 +34,29 @@ def _row(scores: dict, d) -> dict:
             "precision": new["precision"], "recall": new["recall"]}  # fmt: skip
 
 
+def score_folds(dev, fit, folds=None) -> tuple[dict, dict, object]:
+    """Each fold model (``fit(held_out)``) on its held-out source's dev records, and the all-dev
+    model (``fit(())``) out-of-fold on each dataset: rows, the fold decisions, the all-dev decision."""
+    rows, decisions = {}, {}
+    for fold in fd.cross_source_folds() if folds is None else folds:
+        d = decisions[fold.name] = fit(fold.held_out).decision
+        for name, source in fold.held_out:
+            t = dev[name]
+            ids = [i for i, s in enumerate(t.sources) if s == source]
+            rows[f"{name}: {source} held out"] = _row(fd.compare(t, ids, d, fd.probabilities(d, t), d.report_threshold), d)
+    full = fit(())
+    d = full.decision
+    for name in fd.F1_DATASETS:
+        t = dev[name]
+        rows[f"{name}: all sources (out-of-fold)"] = _row(fd.compare(t, range(len(t.items)), d, full.oof[name], d.report_threshold), d)
+    return rows, decisions, d
+
+
 def run(config: str, dev, fixture, names) -> dict:
     select = fd._select_features
     fd._select_features = lambda rows: [f for f in select(rows) if KEEP[config](f)]
     try:
-        rows = {}
-        for fold in fd.cross_source_folds():
-            d = fd.fit(dev, fold.held_out, fixture=fixture, names=names).decision
-            for name, source in fold.held_out:
-                t = dev[name]
-                ids = [i for i, s in enumerate(t.sources) if s == source]
-                rows[f"{name}: {source} held out"] = _row(fd.compare(t, ids, d, fd.probabilities(d, t), d.report_threshold), d)
-        full = fd.fit(dev, fixture=fixture, names=names)
-        d = full.decision
-        for name in fd.F1_DATASETS:
-            t = dev[name]
-            rows[f"{name}: all sources (out-of-fold)"] = _row(fd.compare(t, range(len(t.items)), d, full.oof[name], d.report_threshold), d)
+        rows, _, d = score_folds(dev, lambda held_out: fd.fit(dev, held_out, fixture=fixture, names=names))
         t = dev[fd.BUDGET_DATASET]
         demetr = fd.compare(t, range(len(t.items)), d, fd.probabilities(d, t), d.report_threshold)[fd.LEARNED]
         return {"rows": rows, "demetr": demetr, "features": len(d.features)}

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import mtqa.eval.fit_decision as fd
-from benchmarks.exp_document_features import _row
+from benchmarks.exp_document_features import score_folds
 from mtqa.calibration import family
 from mtqa.combiner import decidable, is_candidate
 from mtqa.eval.datasets import DATASETS
@@ -135,7 +135,7 @@ def run(config: str, dev, fixture, names, all_dev_only: bool = False) -> dict[st
         fd._training_set = weighted_training_set({name: word_labels(dev[name]) for name in fd.FIT_DATASETS})
     fd.decided = decided  # the same as before while a decision has no rule veto
 
-    def fit(exclude=()):
+    def fit(exclude):
         fitted = fd.fit(dev, exclude, fixture=fixture, names=names)
         fitted.decision.rule_veto = {}
         if config.endswith("+rules"):
@@ -143,24 +143,12 @@ def run(config: str, dev, fixture, names, all_dev_only: bool = False) -> dict[st
         return fitted
 
     try:
-        rows, vetoes = {}, {}
-        for fold in [] if all_dev_only else fd.cross_source_folds():
-            d = fit(fold.held_out).decision
-            vetoes[fold.name] = d.rule_veto
-            for name, source in fold.held_out:
-                t = dev[name]
-                ids = [i for i, s in enumerate(t.sources) if s == source]
-                rows[f"{name}: {source} held out"] = _row(fd.compare(t, ids, d, fd.probabilities(d, t), d.report_threshold), d)
-        full = fit()
-        d = full.decision
-        for name in fd.F1_DATASETS:
-            t = dev[name]
-            rows[f"{name}: all sources (out-of-fold)"] = _row(fd.compare(t, range(len(t.items)), d, full.oof[name], d.report_threshold), d)
+        rows, folds, d = score_folds(dev, fit, [] if all_dev_only else None)
         t = dev[fd.BUDGET_DATASET]
         p = fd.probabilities(d, t)
         demetr = fd.compare(t, range(len(t.items)), d, p, d.report_threshold)[fd.LEARNED]
-        return {"rows": rows, "demetr": demetr, "demetr_by_type": detection_by_type(d, t, p),
-                "rule_veto": d.rule_veto, "fold_rule_veto": vetoes}  # fmt: skip
+        return {"rows": rows, "demetr": demetr, "demetr_by_type": detection_by_type(d, t, p), "rule_veto": d.rule_veto,
+                "fold_rule_veto": {name: fold.rule_veto for name, fold in folds.items()}}  # fmt: skip
     finally:
         fd._training_set, fd.decided = training_set, decided_before
 
