@@ -28,7 +28,7 @@ import numpy as np
 import mtqa.eval.fit_decision as fd
 from benchmarks.exp_document_features import score_folds
 from mtqa.calibration import family
-from mtqa.combiner import decidable, is_candidate
+from mtqa.combiner import is_candidate
 from mtqa.eval.datasets import DATASETS
 from mtqa.eval.items import overlaps
 
@@ -86,7 +86,7 @@ def decided(decision, table, p, threshold, keep=None, veto=None):
 
     def reported(f, r):
         if is_candidate(f):
-            return decidable(f) and p[r] >= threshold
+            return p[r] >= threshold
         return not decision.vetoes(f, veto) and p[r] >= rules.get(f.check, 0.0)
 
     return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]

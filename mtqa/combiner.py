@@ -14,20 +14,18 @@ if TYPE_CHECKING:
     from .decision import Decision
 
 CANDIDATE_KEY = "news_profile"
-# Why the news profile dropped a match, where the learned decision may overrule it. A word the
-# gazetteer knows ("known_name") or right in another English variant ("other_variant") is never an
-# error: fitted on MT post-edits, the decision would flag correct place names as misspellings.
-DECIDABLE = ("rule_off", "unknown_name")
+# Another checker's proposal that only the learned decision may report (the OCR checker's odd tokens;
+# not "candidate": the lm checker's evidence names its replacement word so).
+PROPOSAL_KEY = "proposal"
 
 
 def is_candidate(finding: Finding) -> bool:
-    """A LanguageTool match the news profile would drop (grammar in candidate mode)."""
+    """A LanguageTool match the news profile drops (grammar in candidate mode: a rule it turns off,
+    a capitalised word it leaves to the gazetteer, a spelling right in another English variant), or
+    another checker's proposal: reported only where the learned decision says so."""
+    if PROPOSAL_KEY in finding.evidence:
+        return True
     return finding.check.startswith("grammar.") and finding.evidence.get(CANDIDATE_KEY, "kept") != "kept"
-
-
-def decidable(finding: Finding) -> bool:
-    """A candidate the learned decision may report (every other candidate stays dropped)."""
-    return finding.check.startswith("grammar.") and finding.evidence.get(CANDIDATE_KEY) in DECIDABLE
 
 
 class Verdict(str, Enum):
@@ -66,7 +64,7 @@ class Combiner:
     # probability that it is a real error. Without it the noisy-OR of the checkers' confidences stands.
     calibrator: Calibrator | None = None
     min_confidence: float = 0.0  # findings below this (calibrated) confidence are not reported
-    # The learned decision (mtqa.decision): it alone reports the candidates the news profile drops,
+    # The learned decision (mtqa.decision): it alone reports the candidates (``is_candidate``),
     # those at or above its own dev-chosen report threshold; it also sets the names checker's
     # operating point (its veto threshold). Without it no candidate is reported.
     decision: Decision | None = None
@@ -87,7 +85,7 @@ class Combiner:
         out = []
         for f in self.merge(findings, text):
             if is_candidate(f):
-                if self.decision is None or not decidable(f):
+                if self.decision is None:
                     continue
                 f = self._calibrated(f, text, self.decision)
                 if f.confidence < self.decision.report_threshold:

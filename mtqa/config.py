@@ -46,8 +46,8 @@ class Settings:
     warn_threshold: float = 0.3
     # Finding-confidence calibration: "default" (models/combiner.json when present), "off", or a path.
     calibration: str = "default"
-    # The learned decision over the LanguageTool matches the news profile drops: "default"
-    # (models/decision.json when present; grammar then runs in candidate mode), "off", or a path.
+    # The learned decision over the candidates (matches the news profile drops, odd OCR tokens):
+    # "default" (models/decision.json when present; grammar then runs in candidate mode), "off", or a path.
     decision: str = "default"
     # Report decided candidates from this probability instead of the model's dev-chosen threshold
     # (lower: more recall, more false alarms; the dev trade-off is in docs/evaluation.md).

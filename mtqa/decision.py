@@ -7,7 +7,8 @@ the exported gradient-boosted trees plus their sigmoid calibration, stored as da
 ``models/decision.json`` with the hash of the data it was fitted on. The fitting code is
 ``mtqa.eval.fit_decision`` (scikit-learn); nothing here imports it.
 
-The :class:`~mtqa.combiner.Combiner` asks it about the candidates the news profile drops (every
+The :class:`~mtqa.combiner.Combiner` asks it about the candidates: the matches the news profile
+drops and the OCR checker's odd tokens (every
 other finding is reported as its checker and the calibration say, the names checker's at the
 operating point fitted with the model): it reports those whose probability reaches the model's
 dev-chosen ``report_threshold``. So the decision can only win back
@@ -172,7 +173,7 @@ def candidate_features(finding: Finding, text: str = "") -> dict[str, float]:
         feats[f"ev:news_profile={finding.evidence.get('news_profile', 'kept')}"] = 1.0
     for key, value in finding.evidence.items():
         if key not in ("merged", RAW_KEY, DOCUMENT_KEY, DECISION_KEY, "backend", "news_profile", "rule_id",
-                       "engine_message", "near_name"):  # fmt: skip
+                       "engine_message", "near_name", "proposal"):  # fmt: skip
             _numbers(f"ev:{key}", value, feats, codes=True)
     damage = float((finding.evidence.get(DOCUMENT_KEY) or {}).get("ocr_damage_per_100_words", 0.0))
     feats[OCR_DAMAGE] = _slog(damage)

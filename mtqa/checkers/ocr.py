@@ -1,5 +1,10 @@
 """OCR surface damage: broken letter case, digits for letters, glyph confusions,
-doubled punctuation, split hyphenation and stray glyphs."""
+doubled punctuation, split hyphenation and stray glyphs.
+
+It also proposes, as candidates only the learned decision may report (``evidence.proposal``,
+see :func:`mtqa.combiner.is_candidate`), every token that mixes letters with digits or stray
+symbols ("W0LSI5GIMM", "Jo«n", "-hry4"): OCR junk in an old page, a model number or "19-year-old"
+in news copy, which the decision tells apart by the word and the kind of text around it."""
 
 from __future__ import annotations
 
@@ -22,6 +27,11 @@ _SPLIT_HYPHEN = re.compile(r"\b([A-Za-z]{2,})- ([a-z]{2,})\b")
 _ALLOWED_SHAPE = re.compile(r"[a-z]+|[A-Z][a-z]*|[A-Z]+s?|(?:[A-Z][a-z]+){2,3}")
 _LETTERS_DIGITS = re.compile(r"(?=\w*\d)(?=\w*[a-z])\w+")
 _LEGIT_ALNUM = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm|km|kg|mm|cm|m|g|kw|mw|gw|mph|bn|m|k|x\d+)", re.I)
+_WHITESPACE_TOKEN = re.compile(r"\S+")
+_TOKEN_EDGE = "\"'“”‘’()[].,;:!?"  # punctuation that sits at a word's edge in ordinary English
+_JOINER = re.compile(r"(?<=\w)[-/](?=\w)")
+_PLAIN_PART = re.compile(rf"[^\W\d_]+|\d+(?:[.,]\d+)*|{_LEGIT_ALNUM.pattern}", re.I)
+CANDIDATE_CONFIDENCE = 0.1  # an odd token is only a candidate for the learned decision
 
 
 def _case_shape(word: str) -> str:
@@ -41,7 +51,7 @@ def _recase(template: str, word: str) -> str:
 
 class OcrChecker:
     name = "ocr"
-    version = "1"
+    version = "2"  # 2: odd tokens proposed as candidates
 
     def __init__(self, settings: Settings | None = None, rules_path=PACKAGE_DATA / "ocr.yaml") -> None:
         self.rules_path = rules_path
@@ -75,6 +85,7 @@ class OcrChecker:
                 )  # fmt: skip
         for m in self._rules["stray_re"].finditer(text):
             yield self._finding(m.start(), m.end(), "ocr.stray_character", "A stray glyph between words.", (" ",), 0.6)
+        yield from odd_tokens(text)
 
     def _word(self, start: int, end: int, word: str) -> Iterator[Finding]:
         if any(ch.isdigit() for ch in word):
@@ -145,3 +156,25 @@ class OcrChecker:
     def _finding(self, start, end, check, message, suggestions=(), confidence=0.8, evidence=None) -> Finding:
         severity = Severity.ERROR if confidence >= 0.8 else Severity.WARNING
         return Finding(start, end, Category.OCR, severity, confidence, message, check, suggestions, evidence or {})
+
+
+def odd_tokens(text: str) -> Iterator[Finding]:
+    """Candidates: whitespace tokens (edge punctuation stripped) with a letter and a part that is not
+    a plain word or number. Parts are what a hyphen or slash between two word characters joins, so
+    "19-year-old", "F-35", "and/or" and "21st" are plain, and "W0LSI5GIMM", "Jo«n", "-hry4",
+    "Sir,-I" and "km2" are not."""
+    for m in _WHITESPACE_TOKEN.finditer(text):
+        token = m.group()
+        core = token.strip(_TOKEN_EDGE)
+        letters = sum(c.isalpha() for c in core)
+        if not letters:
+            continue
+        odd = [p for p in _JOINER.split(core) if not _PLAIN_PART.fullmatch(re.sub(r"['’.]", "", p))]
+        if odd:
+            start = m.start() + token.find(core)
+            yield Finding(
+                start, start + len(core), Category.OCR, Severity.INFO, CANDIDATE_CONFIDENCE,
+                "Letters mixed with digits or stray symbols: OCR damage?", "ocr.odd_token", (),
+                {"letters": letters, "digits": sum(c.isdigit() for p in odd for c in p),
+                 "symbols": sum(not (c.isalnum() or c in "'’.") for p in odd for c in p), "proposal": "odd_token"},
+            )  # fmt: skip

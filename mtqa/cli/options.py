@@ -33,7 +33,7 @@ OnlyOpt = Annotated[Optional[str], typer.Option("--only", help="Comma-separated 
 CalibrationOpt = Annotated[str, typer.Option(
     "--calibration", help="Confidence calibration: default (models/combiner.json) | off | a path.")]
 DecisionOpt = Annotated[str, typer.Option(
-    "--decision", help="Learned decision over the matches the news profile drops: default (models/decision.json) | off | a path.")]
+    "--decision", help="Learned decision over the matches the news profile drops and odd OCR tokens: default (models/decision.json) | off | a path.")]
 DecisionThresholdOpt = Annotated[Optional[float], typer.Option(
     "--decision-threshold", min=0.0, max=1.0,
     help="Report the decision's candidates from this probability (default: the model's, chosen on dev; lower finds more and flags more clean text).")]

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..calibration import data_hash as hash_of_data
-from ..combiner import Combiner, decidable, is_candidate
+from ..combiner import Combiner, is_candidate
 from ..config import PROJECT_DIR
 from ..decision import KIND, VERSION, Decision, candidate_features, vectorize
 from ..document import Document
@@ -313,12 +313,12 @@ def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
             keep: Sequence[int] | None = None, veto: float | None = None) -> list[list[Finding]]:  # fmt: skip
     """Per item, what the default pipeline (no LM) reports: every finding the news profile keeps and
     the other checkers make (the names checker's at its probability >= ``veto``, by default the
-    model's), and the decidable candidates it drops whose probability reaches ``threshold``."""
+    model's), and the candidates whose probability reaches ``threshold``."""
     items = range(len(table.items)) if keep is None else keep
 
     def reported(f: Finding, r: int) -> bool:
         if is_candidate(f):
-            return decidable(f) and p[r] >= threshold
+            return p[r] >= threshold
         return not decision.vetoes(f, veto)
 
     return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]
@@ -349,7 +349,7 @@ def clean_fixture_candidates() -> list[tuple[str, list[Finding]]]:
 def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding]]], threshold: float) -> int:
     """Candidates the decision would report in the clean fixture (what the news profile keeps there
     is the other checkers' tests' business)."""
-    return sum(decision.apply(f, text) >= threshold for text, fs in fixture for f in fs if decidable(f))
+    return sum(decision.apply(f, text) >= threshold for text, fs in fixture for f in fs if is_candidate(f))
 
 
 def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
@@ -465,10 +465,10 @@ SYSTEMS: dict[str, tuple[Sequence[str], Callable[[Finding], bool]]] = {
     "LanguageTool rules alone": (("grammar",), lambda f: True),
     "grammar (news profile)": (("grammar",), _news),
     "names alone": (("names",), lambda f: True),
-    "ocr alone": (("ocr",), lambda f: True),
+    "ocr alone": (("ocr",), lambda f: not is_candidate(f)),
     "garble rules alone": (("garble",), lambda f: True),
     "mtqa without LM, --decision off": (("grammar", "names", "ocr", "garble", "boilerplate"),
-                                   lambda f: f.check.split(".")[0] != "grammar" or _news(f)),
+                                        lambda f: not is_candidate(f)),
 }  # fmt: skip
 LEARNED = "mtqa without LM (default: learned decision)"
 

@@ -247,16 +247,17 @@ class FixedDecision:
 
 
 def test_the_decision_only_reports_candidates_the_news_profile_drops():
-    text = "Scroll to Continue. The colour of teh sky."
+    text = "Scroll to Continue. The colour of teh sky over W0LSI5GIMM."
     furniture = Finding(0, 18, "boilerplate", "warning", 0.8, "Page furniture", "boilerplate.pattern")
     kept = Finding(34, 37, "spelling", "warning", 0.6, "typo", "grammar.MORFOLOGIK_RULE_EN_US",
                    evidence={"news_profile": "kept"})  # fmt: skip
     dropped = Finding(24, 30, "spelling", "info", 0.1, "British", "grammar.MORFOLOGIK_RULE_EN_US",
-                      evidence={"news_profile": "rule_off"})  # fmt: skip
-    checks = lambda c: [(f.start, f.confidence) for f in c.combine([furniture, kept, dropped], text)]  # noqa: E731
+                      evidence={"news_profile": "other_variant"})  # fmt: skip
+    odd = Finding(47, 57, "ocr", "info", 0.1, "odd", "ocr.odd_token", evidence={"proposal": "odd_token"})
+    checks = lambda c: [(f.start, f.confidence) for f in c.combine([furniture, kept, dropped, odd], text)]  # noqa: E731
     assert checks(Combiner()) == [(0, 0.8), (34, 0.6)]  # no decision: no candidate is ever reported
     assert checks(Combiner(decision=FixedDecision(0.4))) == [(0, 0.8), (34, 0.6)]  # below its threshold
-    assert checks(Combiner(decision=FixedDecision(0.9))) == [(0, 0.8), (24, 0.9), (34, 0.6)]
+    assert checks(Combiner(decision=FixedDecision(0.9))) == [(0, 0.8), (24, 0.9), (34, 0.6), (47, 0.9)]
     # a candidate overlapping a reported finding is not folded into it
     same = replace(dropped, start=34, end=37)
     [alone] = Combiner().combine([kept, same], text)

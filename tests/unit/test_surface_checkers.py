@@ -6,14 +6,20 @@ import pytest
 
 from mtqa.checkers.boilerplate import BoilerplateChecker
 from mtqa.checkers.ocr import OcrChecker
+from mtqa.combiner import Combiner, is_candidate
 from mtqa.document import Document
 
 CLEAN = (Path(__file__).parent.parent / "fixtures" / "clean_news.txt").read_text()
 
 
 def flags(checker, text):
+    """What the checker reports on its own (candidates are the learned decision's to report)."""
     doc = Document.from_text(text)
-    return [(text[f.start : f.end], f.check, f.suggestions) for f in checker.check([doc])[0]]
+    return [(text[f.start : f.end], f.check, f.suggestions) for f in checker.check([doc])[0] if not is_candidate(f)]
+
+
+def odd(text):
+    return [text[f.start : f.end] for f in OcrChecker().check([Document.from_text(text)])[0] if f.check == "ocr.odd_token"]
 
 
 @pytest.mark.parametrize(
@@ -66,3 +72,13 @@ def test_ocr_damage_is_flagged(text, span, suggestion):
 )  # fmt: skip
 def test_ocr_passes_clean_copy_and_acronyms(text):
     assert flags(OcrChecker(), text) == []
+
+
+def test_tokens_mixing_letters_with_digits_or_symbols_are_candidates_only():
+    text = ('W0LSI5GIMM. said "Jo«n" at -hry4, then 21st, 5km, 3.5 and twenty-five, the U.S. and rock\'n\'roll; '
+            "F-16, a 19-year-old and/or 4 km2, Sir,-I.")
+    # hyphen or slash compounds of plain words and numbers are ordinary English
+    assert odd(text) == ["W0LSI5GIMM", "Jo«n", "-hry4", "km2", "Sir,-I"]
+    [junk] = [f for f in OcrChecker().check([Document.from_text("the W0LSI5GIMM hotel")])[0]]
+    assert junk.evidence == {"letters": 8, "digits": 2, "symbols": 0, "proposal": "odd_token"}
+    assert is_candidate(junk) and Combiner().combine([junk], "the W0LSI5GIMM hotel") == []  # no decision: dropped
