@@ -110,14 +110,23 @@ def _time_budget(seconds: float):
         yield
         return
 
+    over, ticks = [False], [0]  # over: the block has ended, a late tick does nothing
+
     def _alarm(signum, frame):
+        ticks[0] += 1
+        if over[0] or ticks[0] > 20:  # 20 tries is a second: then the timer stops itself
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            return
         raise _OverTime()
 
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # The alarm repeats: an exception raised while a GC callback or __del__ runs is printed and
+    # dropped by Python, and one lost alarm would leave the block running past its budget.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
+        over[0] = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
