@@ -11,13 +11,12 @@ before). Writes ``results/exp-decided-candidates.json``.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 import mtqa.combiner as combiner
 import mtqa.eval.fit_decision as fd
+from benchmarks import exp_document_features
 from benchmarks.exp_document_features import score_folds
 
 RESULTS = Path(__file__).parent / "results" / "exp-decided-candidates.json"
@@ -52,20 +51,5 @@ def run(config: str, dev, fixture, names) -> dict:
         fd.decided, fd.fixture_alarms = decided, alarms
 
 
-def main(configs: list[str]) -> None:
-    t0 = time.perf_counter()
-    dev = fd.load_tables("dev", fd.LOADED)
-    fixture, names = fd.clean_fixture_candidates(), fd.synthetic_names()
-    out = {"split": "dev", "configs": {}}
-    for config in configs:
-        out["configs"][config] = res = run(config, dev, fixture, names)
-        print(f"== {config} ({time.perf_counter() - t0:.0f} s)")
-        for row, v in res["rows"].items():
-            print(f"  {row:40s} t={v['t']:.3f}  LanguageTool {v['languagetool']:.3f}  decision {v['f1']:.3f}")
-        print(f"  DEMETR detection {res['demetr']['detection']:.3f}, clean-MT false alarms {res['demetr']['false_alarms']:.3f}")
-        RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["keep-names-dropped"])
+    exp_document_features.main(sys.argv[1:] or ["keep-names-dropped"], run, RESULTS)

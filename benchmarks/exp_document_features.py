@@ -64,7 +64,8 @@ def run(config: str, dev, fixture, names) -> dict:
         fd._select_features = select
 
 
-def main(configs: list[str]) -> None:
+def main(configs: list[str], run=run, results: Path = RESULTS) -> None:
+    """Each configuration's ``run(config, dev, fixture, names)``, printed and written to ``results``."""
     t0 = time.perf_counter()
     dev = fd.load_tables("dev", fd.LOADED)
     fixture, names = fd.clean_fixture_candidates(), fd.synthetic_names()
@@ -76,8 +77,8 @@ def main(configs: list[str]) -> None:
             print(f"  {row:40s} t={v['t']:.3f}  LanguageTool {v['languagetool']:.3f}  off {v['decision_off']:.3f}  "
                   f"decision {v['f1']:.3f} (P {v['precision']:.3f} R {v['recall']:.3f})")  # fmt: skip
         print(f"  DEMETR detection {res['demetr']['detection']:.3f}, clean-MT false alarms {res['demetr']['false_alarms']:.3f}")
-    RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+        results.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":
