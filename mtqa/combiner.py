@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Sequence
@@ -17,6 +18,10 @@ CANDIDATE_KEY = "news_profile"
 # Another checker's proposal that only the learned decision may report (the OCR checker's odd tokens;
 # not "candidate": the lm checker's evidence names its replacement word so).
 PROPOSAL_KEY = "proposal"
+# The LM's unexpected words (mtqa.lm.wordstats) are proposed only where no other checker found
+# anything (a word another signal covers is that signal's candidate), and the decision reports them
+# at an operating point of their own.
+LM_PROPOSALS = ("lm",)
 
 
 def is_candidate(finding: Finding) -> bool:
@@ -49,6 +54,26 @@ def _noisy_or(confidences: Sequence[float]) -> float:
     return 1.0 - miss
 
 
+def _without_covered_lm_proposals(findings: Sequence[Finding]) -> list[Finding]:
+    proposed = [f for f in findings if f.evidence.get(PROPOSAL_KEY) in LM_PROPOSALS]
+    if not proposed:
+        return list(findings)
+    others = sorted((f for f in findings if f.evidence.get(PROPOSAL_KEY) not in LM_PROPOSALS),
+                    key=lambda f: f.start)  # fmt: skip
+    starts = [f.start for f in others]
+    reach = 0  # the furthest end among the findings starting before each one (bisect on starts)
+    ends = []
+    for f in others:
+        reach = max(reach, f.end)
+        ends.append(reach)
+
+    def covered(p: Finding) -> bool:
+        k = bisect_left(starts, p.end)  # others starting before the proposal ends
+        return k > 0 and ends[k - 1] > p.start
+
+    return others + [f for f in proposed if not covered(f)]
+
+
 @dataclass
 class Combiner:
     """Findings covering mostly the same span are one problem seen by several signals.
@@ -76,6 +101,8 @@ class Combiner:
         if self.decision is not None:
             out.update(decision=self.decision.data_hash, decision_model=self.decision.model_hash,
                        decision_threshold=self.decision.report_threshold)
+            if self.decision.proposal_thresholds:
+                out.update(decision_proposals=dict(self.decision.proposal_thresholds))
             if self.decision.veto_threshold > 0:
                 out.update(decision_veto=[*self.decision.veto_families, self.decision.veto_threshold])
         return out
@@ -88,7 +115,7 @@ class Combiner:
                 if self.decision is None:
                     continue
                 f = self._calibrated(f, text, self.decision)
-                if f.confidence < self.decision.report_threshold:
+                if f.confidence < self.decision.threshold_for(f):
                     continue
             elif self.decision is not None and self.decision.vetoes(f):
                 continue
@@ -99,7 +126,9 @@ class Combiner:
         return out
 
     def merge(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
-        """Overlapping findings merged, with the document's context; nothing decided or dropped."""
+        """Overlapping findings merged, with the document's context; nothing decided or dropped but
+        the LM's proposals that another finding overlaps."""
+        findings = _without_covered_lm_proposals(findings)
         ordered = sorted(findings, key=lambda f: (f.start, f.end))
         groups: list[list[Finding]] = []
         for finding in ordered:

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .calibration import _numbers, _slog, family
+from .combiner import LM_PROPOSALS
 from .config import models_dir
 from .findings import Finding
 
@@ -255,6 +256,9 @@ class Decision:
         veto = raw.get("veto") or {}
         self.veto_families: tuple[str, ...] = tuple(veto.get("families", ()))
         self.veto_threshold: float = float(veto.get("threshold", 0.0))
+        # The LM's proposals (mtqa.lm.wordstats) have an operating point of their own, chosen with the
+        # report threshold under the same budget: they are many per sentence, the other candidates few.
+        self.proposal_thresholds: dict[str, float] = {k: float(v) for k, v in (raw.get("proposal_thresholds") or {}).items()}
         self.fitted_on: dict[str, Any] = dict(raw.get("fitted_on", {}))
         self.baseline = float(raw["baseline"])
         self.sigmoid_a, self.sigmoid_b = float(raw["sigmoid"]["a"]), float(raw["sigmoid"]["b"])
@@ -331,6 +335,14 @@ class Decision:
         order = np.argsort(-np.abs(effect))[:top]
         return [{"feature": self.features[present[k]], "value": round(float(x[present[k]]), 3),
                  "effect": round(float(effect[k]), 3)} for k in order if abs(effect[k]) > 1e-6]  # fmt: skip
+
+    def threshold_for(self, finding: Finding) -> float:
+        """The probability a candidate must reach to be reported. A proposal of a kind the model was
+        not fitted with is never reported (inf)."""
+        kind = finding.evidence.get("proposal")
+        if kind in LM_PROPOSALS:
+            return self.proposal_thresholds.get(kind, math.inf)
+        return self.report_threshold
 
     def vetoes(self, finding: Finding, threshold: float | None = None) -> bool:
         """Whether a finding of a vetoed family falls below the operating point (its checker's own

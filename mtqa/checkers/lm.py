@@ -237,7 +237,7 @@ class Examined:
 
 class LMChecker:
     name = "lm"
-    version = "0.1.0"
+    version = "0.2.0"  # 0.2.0: can propose the words the first pass did not expect
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -349,10 +349,21 @@ class LMChecker:
 
     # ------------------------------------------------------------------ findings
 
+    def propose(self, docs: Sequence[Document]) -> list[list[Finding]]:
+        """The words the first pass did not rank first, for the learned decision (mtqa.lm.wordstats)."""
+        from ..lm import document_states
+        from ..lm.wordstats import propose, token_rows
+
+        rank = int(self.config["propose_min_rank"])
+        return [propose(doc.text, token_rows(state.tokens), rank)
+                for doc, state in zip(docs, document_states(docs, self.scorer))]  # fmt: skip
+
     def check(self, docs: Sequence[Document]) -> list[list[Finding]]:
         out: list[list[Finding]] = [[] for _ in docs]
         if not docs:
             return out
+        if self.config.get("propose"):
+            out = self.propose(docs)
         th = self.thresholds
         costs = th["costs"]
         for ex in self.examine(docs):

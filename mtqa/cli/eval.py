@@ -57,6 +57,9 @@ def eval_command(
     cross_source: bool = typer.Option(
         False, "--cross-source", help="Fit the learned decision on dev without one source, score that source (no LM)."
     ),
+    lm_proposals: bool = typer.Option(
+        False, "--lm-proposals", help="--cross-source with the LM's proposals (its first pass, cached per split)."
+    ),
 ) -> None:
     """Score mtqa's findings against the gold labels of an evaluation dataset."""
     from ..eval import DatasetError, run_eval
@@ -71,7 +74,7 @@ def eval_command(
         if dataset is not None or split == "train":
             err.print("mtqa: --cross-source takes no dataset (it uses every shared set) and --split dev|test|all")
             raise typer.Exit(BAD_INPUT)
-        _cross_source(split, limit, output, err)
+        _cross_source(split, limit, output, err, lm=lm_proposals)
         return
     if dataset is None:
         err.print("mtqa: give a dataset (or --cross-source)")
@@ -138,7 +141,7 @@ def calibrate_command(
     write_json(report or _default_output("calibration"), fitted["report"])
 
 
-def _cross_source(split: str, limit: Optional[int], output: Optional[Path], err: Console) -> None:
+def _cross_source(split: str, limit: Optional[int], output: Optional[Path], err: Console, lm: bool) -> None:
     from ..eval import DatasetError
     from ..eval.fit_decision import FIT_DATASETS, cross_source
     from ..eval.report import table
@@ -147,7 +150,7 @@ def _cross_source(split: str, limit: Optional[int], output: Optional[Path], err:
     limits = {name: limit for name in FIT_DATASETS} if limit else None
     splits = ("dev", "test") if split == "all" else (split,)
     try:
-        results = cross_source(splits, limits, echo=lambda msg: err.print(msg, highlight=False))
+        results = cross_source(splits, limits, echo=lambda msg: err.print(msg, highlight=False), lm=lm)
     except (DatasetError, FileNotFoundError, ValueError, ImportError) as exc:
         err.print(f"mtqa: {exc}")
         raise typer.Exit(BAD_INPUT)
@@ -173,6 +176,9 @@ def fit_decision_command(
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: models/decision.json."),
     report: Optional[Path] = typer.Option(None, "--report", help="Fit report JSON (threshold table, dev rows)."),
+    lm_proposals: bool = typer.Option(
+        False, "--lm-proposals", help="Also the words the LM's first pass did not expect (the pass is cached per split)."
+    ),
 ) -> None:
     """Fit the learned decision over the LM-free candidates on the dev splits (scikit-learn)."""
     from ..eval import DatasetError
@@ -185,7 +191,7 @@ def fit_decision_command(
     if isinstance(limits, int):
         limits = {name: limits for name in (*FIT_DATASETS, "demetr")}
     try:
-        fitted = fit_decision(limits, output, echo=lambda msg: err.print(msg, highlight=False))
+        fitted = fit_decision(limits, output, echo=lambda msg: err.print(msg, highlight=False), lm=lm_proposals)
     except (DatasetError, ValueError, ImportError) as exc:
         err.print(f"mtqa: {exc}")
         raise typer.Exit(BAD_INPUT)
@@ -193,8 +199,10 @@ def fit_decision_command(
     console.print(table("dev F1, out-of-fold (records grouped)", fitted["dev_rows"]))
     # the grid at the chosen veto threshold (every row is in the report JSON)
     rows = [{k: v for k, v in r.items() if k != "within_budget"} | {"ok": r["within_budget"]}
-            for r in fitted["threshold_table"] if r["veto"] == fitted["veto_threshold"]]  # fmt: skip
-    console.print(table(f"report threshold at veto {fitted['veto_threshold']} (dev, out-of-fold)", rows))
+            for r in fitted["threshold_table"]
+            if (r["veto"], r["lm_threshold"]) == (fitted["veto_threshold"], fitted["lm_threshold"])]  # fmt: skip
+    point = f"veto {fitted['veto_threshold']}, LM proposals at {fitted['lm_threshold']}"
+    console.print(table(f"report threshold at {point} (dev, out-of-fold)", rows))
     console.print(f"wrote {fitted['path']} (data {fitted['data_hash']}, {fitted['n_candidates']} candidates, "
-                  f"report threshold {fitted['report_threshold']}, veto {fitted['veto_threshold']})")  # fmt: skip
+                  f"report threshold {fitted['report_threshold']}, {point})")  # fmt: skip
     write_json(report or _default_output("decision-fit"), fitted)

@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..calibration import data_hash as hash_of_data
-from ..combiner import Combiner, is_candidate
+from ..combiner import LM_PROPOSALS, Combiner, is_candidate
 from ..config import PROJECT_DIR
 from ..decision import KIND, VERSION, Decision, candidate_features, vectorize
 from ..document import Document
@@ -49,12 +49,18 @@ FIT_DATASETS = ("ocr", "names", "mt_mqm", "mt_qe_wordtags")
 F1_DATASETS = ("ocr", "names", "mt_mqm", "mt_qe_wordtags")  # the report threshold maximises their mean F1
 BUDGET_DATASET = "demetr"  # clean MT sentences (dev): the false-alarm budget
 LOADED = (*FIT_DATASETS, BUDGET_DATASET)
+# The LM pass over DEMETR covers its clean sentences only: they are the false-alarm budget. Its
+# perturbed sentences get no LM proposals, so DEMETR detection with them is a lower bound.
+LM_PASS_GROUPS = {BUDGET_DATASET: ("clean", "clean:reference")}
 CLEAN_FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "clean_news.txt"
 MAX_CLEAN_FALSE_ALARMS = 0.05
 # The budget must hold on the next feed, not only on these 276 sentences: the rate plus one standard
 # error stays within it (the news profile's 2.5 % on dev was 3.8 % on other DEMETR items).
 BUDGET_STANDARD_ERRORS = 1.0
 THRESHOLDS = tuple(round(float(t), 3) for t in np.arange(0.3, 0.96, 0.025))
+# The LM's proposals' own operating point (inf: none reported), chosen with the report threshold
+# under the same budget: they are many per sentence, the other candidates few.
+LM_THRESHOLDS = (0.7, 0.8, 0.85, 0.9, 0.95, math.inf)
 # The names checker's operating point is chosen with the report threshold, under the same budget:
 # its own threshold (fitted on synthetic corruptions, with no clean MT) let it flag unlisted foreign
 # names on DEMETR's clean MT (Kolonko -> Colombo, Catri -> Katri) in 8 of 276 sentences. A veto by
@@ -123,12 +129,27 @@ class Table:
     labels: list[tuple[int, int, bool]] = field(default_factory=list)  # (item, row, label), deduplicated
 
 
-def build_table(c: Candidates) -> Table:
+def build_table(c: Candidates, lm_rows: Mapping[str, np.ndarray] | None = None) -> Table:
+    """``lm_rows``: each text's first-pass token rows (``mtqa.eval.lm_pass``): the LM checker's
+    proposals join the candidates, as at run time with the LM on."""
     spec = DATASETS[c.dataset]
     combiner = Combiner()
     by_text: dict[str, tuple[list[Finding], list[int]]] = {}
     rows: list[dict[str, float]] = []
     merged, row_of = [], []
+    if lm_rows is not None:
+        from ..checkers.lm import load_config
+        from ..lm.wordstats import propose
+
+        rank = int(load_config()["propose_min_rank"])
+        with_lm: dict[str, dict[str, list[Finding]]] = {}
+        for item, found in zip(c.items, c.by_checker):
+            if item.text not in with_lm:
+                rows_of = lm_rows.get(item.text)
+                if rows_of is None and c.dataset in FIT_DATASETS:
+                    raise ValueError(f"{c.dataset}/{c.split}: no LM pass for item {item.id}")
+                with_lm[item.text] = {**found, "lm": [] if rows_of is None else propose(item.text, rows_of, rank)}
+        c = replace(c, by_checker=[with_lm[item.text] for item in c.items])
     for item, found in zip(c.items, c.by_checker):
         if item.text not in by_text:
             fs = combiner.merge([f for name in found for f in found[name]], item.text)
@@ -154,13 +175,18 @@ def build_table(c: Candidates) -> Table:
 
 
 def load_tables(split: str, datasets: Sequence[str], limit: Mapping[str, int | None] | None = None,
-                echo: Callable[[str], None] | None = None) -> dict[str, Table]:  # fmt: skip
+                echo: Callable[[str], None] | None = None, lm: bool = False) -> dict[str, Table]:  # fmt: skip
+    """Each dataset's candidates; with ``lm`` also the LM checker's proposals (the pass runs once per
+    split and is cached: an hour or more per split on a CPU)."""
+    from .lm_pass import token_rows_of
+
     out = {}
     for name in datasets:
         n = (limit or {}).get(name)
         if echo:
-            echo(f"candidates: {name}/{split} (limit {n})")
-        out[name] = build_table(collect(name, split, n, echo=echo))
+            echo(f"candidates: {name}/{split} (limit {n}{', LM proposals' if lm else ''})")
+        passes = token_rows_of(name, split, echo=echo or (lambda _: None), groups=LM_PASS_GROUPS.get(name)) if lm else None
+        out[name] = build_table(collect(name, split, n, echo=echo), passes)
     return out
 
 
@@ -294,9 +320,12 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
                 if (part == j).any():
                     score[part == j] = np.maximum(score[part == j], clf_j.decision_function(clean[part == j]))
         oof[name] = 1.0 / (1.0 + np.exp(np.clip(a * score + b, -35, 35)))
-    threshold, veto, table = choose_threshold(decision, tables, oof, exclude, budget, fixture, names)
+    threshold, veto, lm_threshold, table = choose_threshold(decision, tables, oof, exclude, budget, fixture, names)
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
+    if math.isfinite(lm_threshold):
+        decision.proposal_thresholds = {"lm": lm_threshold}
+        decision.raw["proposal_thresholds"] = dict(decision.proposal_thresholds)
     decision.veto_threshold = veto
     decision.raw["veto"]["threshold"] = veto
     return Fitted(decision, oof, table)
@@ -310,13 +339,18 @@ def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None =
 
 
 def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
-            keep: Sequence[int] | None = None, veto: float | None = None) -> list[list[Finding]]:  # fmt: skip
-    """Per item, what the default pipeline (no LM) reports: every finding the news profile keeps and
+            keep: Sequence[int] | None = None, veto: float | None = None,
+            lm_threshold: float | None = None) -> list[list[Finding]]:  # fmt: skip
+    """Per item, what the default pipeline reports: every finding the news profile keeps and
     the other checkers make (the names checker's at its probability >= ``veto``, by default the
-    model's), and the candidates whose probability reaches ``threshold``."""
+    model's), and the candidates whose probability reaches ``threshold`` (the LM's proposals:
+    ``lm_threshold``, by default the model's)."""
     items = range(len(table.items)) if keep is None else keep
+    lm_t = decision.proposal_thresholds.get("lm", math.inf) if lm_threshold is None else lm_threshold
 
     def reported(f: Finding, r: int) -> bool:
+        if f.evidence.get("proposal") in LM_PROPOSALS:
+            return p[r] >= lm_t
         if is_candidate(f):
             return p[r] >= threshold
         return not decision.vetoes(f, veto)
@@ -333,23 +367,32 @@ def score_rows(dataset: str, items: Sequence[EvalItem], found: Sequence[Sequence
             **({"mcc": s.get("mcc")} if "mcc" in s else {})}  # fmt: skip
 
 
-def clean_fixture_candidates() -> list[tuple[str, list[Finding]]]:
-    """The clean fixture's paragraphs and their merged candidates (the decision must flag none)."""
+def clean_fixture_candidates(lm: bool = False) -> list[tuple[str, list[Finding]]]:
+    """The clean fixture's paragraphs and their merged candidates (the decision must flag none);
+    with ``lm`` the LM checker's proposals too."""
     from ..pipeline import Pipeline
 
     whole = CLEAN_FIXTURE.read_text(encoding="utf-8")
     paragraphs = [p for p in whole.split("\n\n") if p.strip()] + [whole]  # each paragraph, and the file
     pipeline = Pipeline(candidate_checkers())
     docs = [Document.from_text(p, id=str(i)) for i, p in enumerate(paragraphs)]
+    proposed: list[list[Finding]] = [[] for _ in docs]
+    if lm:
+        from ..checkers.lm import LMChecker
+        from ..config import Settings
+
+        proposed = LMChecker(Settings()).propose(docs)
     combiner = Combiner()
-    return [(d.text, combiner.merge([f for fs in rep.by_checker.values() for f in fs], d.text))
-            for d, rep in zip(docs, pipeline.run(docs))]  # fmt: skip
+    return [(d.text, combiner.merge([f for fs in rep.by_checker.values() for f in fs] + extra, d.text))
+            for d, rep, extra in zip(docs, pipeline.run(docs), proposed)]  # fmt: skip
 
 
-def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding]]], threshold: float) -> int:
+def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding]]], threshold: float,
+                   lm_threshold: float = math.inf) -> int:  # fmt: skip
     """Candidates the decision would report in the clean fixture (what the news profile keeps there
     is the other checkers' tests' business)."""
-    return sum(decision.apply(f, text) >= threshold for text, fs in fixture for f in fs if is_candidate(f))
+    return sum(decision.apply(f, text) >= (lm_threshold if f.evidence.get("proposal") in LM_PROPOSALS else threshold)
+               for text, fs in fixture for f in fs if is_candidate(f))  # fmt: skip
 
 
 def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
@@ -405,13 +448,16 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     if budget is not None and budget_p is None:
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
-    fixture_counts = {t: fixture_alarms(decision, fixture, t) for t in THRESHOLDS} if fixture is not None else {}
+    proposed = any(f.evidence.get("proposal") in LM_PROPOSALS for t in tables.values() for fs in t.merged for f in fs)
+    lm_grid = LM_THRESHOLDS if proposed else (math.inf,)
+    fixture_counts = ({(t, u): fixture_alarms(decision, fixture, t, u) for t in THRESHOLDS for u in lm_grid}
+                      if fixture is not None else {})  # fmt: skip
 
     def score(row: dict[str, Any]) -> None:
-        t, v = row["threshold"], row["veto"]
+        t, v, u = row["threshold"], row["veto"], row["lm_threshold"]
         for name, ids in keep.items():
             table = tables[name]
-            found = decided(decision, table, oof[name], t, ids, v)
+            found = decided(decision, table, oof[name], t, ids, v, u)
             row[name] = score_rows(name, [table.items[i] for i in ids], found)["f1"] or 0.0
         f1s = [row[n] for n in keep]
         if names:  # the names checker's own kind of text weighs as a dataset
@@ -422,30 +468,34 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     rows, best = [], None
     for v in VETO_THRESHOLDS:
         synthetic = synthetic_scores(names, v) if names else None
-        for t in THRESHOLDS:
-            row: dict[str, Any] = {"threshold": t, "veto": v}
-            if synthetic is not None:
-                row["synthetic_names_recall_lower"] = synthetic[1]
-            if budget is not None:
-                flagged = sum(bool(fs) for fs in decided(decision, budget, budget_p, t, clean, v))
-                row["clean_mt_false_alarms"] = flagged / max(1, len(clean))
-                row["clean_mt_false_alarms_upper"] = budget_upper(flagged, len(clean))
-            if fixture is not None:
-                row["fixture_findings"] = fixture_counts[t]
-            row["within_budget"] = (row.get("clean_mt_false_alarms_upper", 0.0) <= MAX_CLEAN_FALSE_ALARMS
-                                    and row.get("fixture_findings", 0) == 0
-                                    and row.get("synthetic_names_recall_lower", 1.0) >= MIN_NAMES_RECALL)  # fmt: skip
-            if row["within_budget"] or v == 0.0 or (v, t) == (VETO_THRESHOLDS[-1], THRESHOLDS[-1]):
-                score(row)  # where it can be chosen (and with the names checker's own threshold)
-            rows.append(row)
-            if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
-                best = (row["mean_f1"], t, v)
+        for u in lm_grid:
+            for t in THRESHOLDS:
+                row: dict[str, Any] = {"threshold": t, "veto": v, "lm_threshold": u}
+                if synthetic is not None:
+                    row["synthetic_names_recall_lower"] = synthetic[1]
+                if budget is not None:
+                    flagged = sum(bool(fs) for fs in decided(decision, budget, budget_p, t, clean, v, u))
+                    row["clean_mt_false_alarms"] = flagged / max(1, len(clean))
+                    row["clean_mt_false_alarms_upper"] = budget_upper(flagged, len(clean))
+                if fixture is not None:
+                    row["fixture_findings"] = fixture_counts[(t, u)]
+                row["within_budget"] = (row.get("clean_mt_false_alarms_upper", 0.0) <= MAX_CLEAN_FALSE_ALARMS
+                                        and row.get("fixture_findings", 0) == 0
+                                        and row.get("synthetic_names_recall_lower", 1.0) >= MIN_NAMES_RECALL)  # fmt: skip
+                last = (v, u, t) == (VETO_THRESHOLDS[-1], lm_grid[-1], THRESHOLDS[-1])
+                if row["within_budget"] or (v == 0.0 and u == lm_grid[-1]) or last:
+                    score(row)  # where it can be chosen (and with the names checker's own threshold)
+                rows.append(row)
+                if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
+                    best = (row["mean_f1"], t, v, u)
     if best is None:  # nothing fits the budget: the strictest operating point
-        best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1])
-    for row in rows:  # the whole curve at the chosen names point (what --decision-threshold moves along)
-        if row["veto"] == best[2] and "mean_f1" not in row:
+        best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1], lm_grid[-1])
+    for row in rows:  # the whole curve at the chosen point (what --decision-threshold moves along)
+        if (row["veto"], row["lm_threshold"]) == best[2:] and "mean_f1" not in row:
             score(row)
-    return best[1], best[2], rows
+    for row in rows:  # (JSON has no infinity: none reported)
+        row["lm_threshold"] = row["lm_threshold"] if math.isfinite(row["lm_threshold"]) else None
+    return best[1], best[2], best[3], rows
 
 
 # --------------------------------------------------------------------------- the systems compared
@@ -470,7 +520,7 @@ SYSTEMS: dict[str, tuple[Sequence[str], Callable[[Finding], bool]]] = {
     "mtqa without LM, --decision off": (("grammar", "names", "ocr", "garble", "boilerplate"),
                                         lambda f: not is_candidate(f)),
 }  # fmt: skip
-LEARNED = "mtqa without LM (default: learned decision)"
+LEARNED = "mtqa default (learned decision)"  # with the LM's proposals where the tables have them
 
 
 def compare(table: Table, ids: Sequence[int], decision: Decision, p: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -487,13 +537,14 @@ def compare(table: Table, ids: Sequence[int], decision: Decision, p: np.ndarray,
 
 
 def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Path | None = None,
-                 echo: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Fit ``models/decision.json`` on every fitting dataset's dev split; dev scores are out-of-fold."""
+                 echo: Callable[[str], None] | None = None, lm: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Fit ``models/decision.json`` on every fitting dataset's dev split; dev scores are out-of-fold.
+    With ``lm`` the candidates include the LM checker's proposals (``mtqa.checkers.lm``, ``propose``)."""
     from .runner import git_hash
 
-    tables = load_tables("dev", LOADED, limit, echo)
-    fixture = clean_fixture_candidates()
-    meta = {"split": "dev", "limit": dict(limit or {}), "git": git_hash(),
+    tables = load_tables("dev", LOADED, limit, echo, lm)
+    fixture = clean_fixture_candidates(lm)
+    meta = {"split": "dev", "limit": dict(limit or {}), "git": git_hash(), "lm_proposals": lm,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
     fitted = fit(tables, fixture=fixture, meta=meta, names=synthetic_names())
     d = fitted.decision
@@ -507,13 +558,15 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(d.raw, separators=(",", ":")) + "\n", encoding="utf-8")
     return {"path": str(path), "data_hash": d.data_hash, "report_threshold": d.report_threshold,
+            "lm_threshold": d.proposal_thresholds.get("lm"),
             "veto_threshold": d.veto_threshold, "veto_families": list(d.veto_families),
             "features": d.features, "threshold_table": fitted.threshold_table, "dev_rows": rows,
             "demetr_dev": demetr, "n_candidates": d.fitted_on["n_candidates"]}  # fmt: skip
 
 
 def _point(d: Decision) -> str:
-    return f"t={d.report_threshold:.3f}, names at {d.veto_threshold:.2f}"
+    lm = d.proposal_thresholds.get("lm")
+    return f"t={d.report_threshold:.3f}, names at {d.veto_threshold:.2f}" + (f", LM at {lm:.2f}" if lm else "")
 
 
 def _flat(scores: Mapping[str, Mapping[str, Any]], metric: str = "f1") -> dict[str, Any]:
@@ -521,15 +574,15 @@ def _flat(scores: Mapping[str, Mapping[str, Any]], metric: str = "f1") -> dict[s
 
 
 def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | None] | None = None,
-                 echo: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+                 echo: Callable[[str], None] | None = None, lm: bool = False) -> dict[str, Any]:  # fmt: skip
     """Fit one model per fold on the dev splits without the held-out source and score that source on
     each of ``splits`` (dev while choosing; test once at the end); also each dataset's whole split
     (out-of-fold on dev, the all-dev model on test). Every model is fitted once for all splits."""
-    dev = load_tables("dev", LOADED, limit, echo)
-    fixture = clean_fixture_candidates()
+    dev = load_tables("dev", LOADED, limit, echo, lm)
+    fixture = clean_fixture_candidates(lm)
     names = synthetic_names()
-    scored = {split: dev if split == "dev" else load_tables(split, LOADED, limit, echo) for split in splits}
-    out = {split: {"split": split, "rows": [], "details": {}} for split in splits}
+    scored = {split: dev if split == "dev" else load_tables(split, LOADED, limit, echo, lm) for split in splits}
+    out = {split: {"split": split, "lm_proposals": lm, "rows": [], "details": {}} for split in splits}
     for fold in cross_source_folds():
         if echo:
             echo(f"fold: {fold.name}")

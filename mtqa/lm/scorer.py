@@ -37,7 +37,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import torch
@@ -88,7 +88,7 @@ class DocumentState:
         for t in self.tokens[lo:]:
             if t.start >= end:
                 break
-            picked.append(TokenScore(max(t.start - start, 0), t.end - start, t.logprob))
+            picked.append(replace(t, start=max(t.start - start, 0), end=t.end - start))
         return ScoredText(self.text[start:end], picked)
 
     @property
@@ -423,6 +423,61 @@ class TokenScorer:
             out[s : s + step] = picked - (top + total.log())
         return out.reshape(targets.shape)
 
+    def _target_stats(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per row [log p(target), entropy (nats), rank of the target, log p(likeliest other token)]:
+        :meth:`_target_logprobs` with a running entropy, a count and a masked max in the same blocks."""
+        out = torch.empty((hidden.shape[0], 4), dtype=torch.float32, device=hidden.device)
+        step, cols = self._chunk_rows, self._head_cols
+        single = cols >= self._vocab
+        for s in range(0, hidden.shape[0], step):
+            x, t = hidden[s : s + step], targets[s : s + step, None]
+            n = x.shape[0]
+            # the rank is counted block by block, so it needs the target's logit before the first block
+            own = None if single else self._own_logits(x, t[:, 0])
+            top = torch.full((n, 1), -math.inf, device=x.device)
+            total = torch.zeros((n, 1), device=x.device)
+            moment = torch.zeros((n, 1), device=x.device)  # sum of exp(logit - top) * logit
+            picked = torch.zeros((n, 1), device=x.device)
+            above = torch.zeros((n, 1), device=x.device)
+            other = torch.full((n, 1), -math.inf, device=x.device)
+            for lo in range(0, self._vocab, cols):
+                logits = self._logits(x, lo, lo + cols)
+                block_top = logits.amax(dim=1, keepdim=True)
+                new_top = torch.maximum(top, block_top)
+                scale = torch.exp(top - new_top)
+                weights = torch.exp(logits - new_top)
+                total = total * scale + weights.sum(dim=1, keepdim=True)
+                moment = moment * scale + (weights * logits).sum(dim=1, keepdim=True)
+                inside = (t >= lo) & (t < lo + logits.shape[1])
+                mine = logits.gather(1, (t - lo).clamp(0, logits.shape[1] - 1))
+                if own is None:
+                    own = mine
+                picked = torch.where(inside, mine, picked)
+                # the target itself is not above itself (its dot-product logit may round lower)
+                above += (logits > own).sum(dim=1, keepdim=True) - (inside & (mine > own)).float()
+                # the block's best other token: its maximum, or its second where the target is the maximum
+                best = block_top
+                first = (inside & (mine >= block_top))[:, 0]
+                if first.any():
+                    best = best.clone()
+                    best[first] = logits[first].topk(2, dim=1).values[:, 1:]
+                other = torch.maximum(other, best)
+                top = new_top
+            log_z = top + total.log()
+            out[s : s + step] = torch.cat([picked - log_z, log_z - moment / total, above, other - log_z], dim=1)
+        return out
+
+    def _own_logits(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The logit of each row's own target only ([rows, 1], softcapped): one weight row per row."""
+        weight = self._head.weight.index_select(0, targets)
+        logits = (hidden.float() * weight.float()).sum(dim=1, keepdim=True)
+        bias = getattr(self._head, "bias", None)
+        if bias is not None:
+            logits = logits + bias.index_select(0, targets).float()[:, None]
+        if self._softcap:
+            logits = torch.tanh(logits / self._softcap) * self._softcap
+        return logits
+
     def _remember(self, key: tuple[str, str], scored: ScoredText) -> None:
         self._cache[key] = scored
         if len(self._cache) > self._cache_size:
@@ -442,14 +497,15 @@ class TokenScorer:
             for seg in self._segments(text, breaks[d]):
                 segments.append(seg)
                 owners.append(d)
-        logprobs: list[list[float]] = [[] for _ in segments]
+        logprobs: list[list[list[float]]] = [[] for _ in segments]  # per token: _target_stats' row
         with torch.inference_mode():
             for batch in self._pack([len(s.ids) for s in segments]):
                 self._forward_segments([segments[i] for i in batch], keep_state, [logprobs[i] for i in batch])
         states = [DocumentState(text, [], []) for text in texts]
         for seg, lps, d in zip(segments, logprobs, owners):
             states[d].segments.append(seg)
-            states[d].tokens.extend(TokenScore(s, e, lp) for (s, e), lp in zip(seg.offsets[seg.first :], lps))
+            states[d].tokens.extend(TokenScore(s, e, lp, ent, int(rank), best)
+                                    for (s, e), (lp, ent, rank, best) in zip(seg.offsets[seg.first :], lps))  # fmt: skip
         return states
 
     def _segments(self, text: str, breaks: Sequence[int]) -> list[Segment]:
@@ -479,7 +535,7 @@ class TokenScorer:
             a = b
         return out
 
-    def _forward_segments(self, segs: list[Segment], keep_state: bool, out: list[list[float]]) -> None:
+    def _forward_segments(self, segs: list[Segment], keep_state: bool, out: list[list[list[float]]]) -> None:
         width = max(len(s.ids) for s in segs)
         ids = torch.full((len(segs), width), self._pad_id, dtype=torch.long)
         rows: list[int] = []
@@ -500,14 +556,14 @@ class TokenScorer:
         hidden = out_h.last_hidden_state
         flat = hidden.reshape(-1, hidden.shape[-1])
         index = self._to_device(torch.tensor(rows, dtype=torch.long))
-        values = self._target_logprobs(flat.index_select(0, index), self._to_device(torch.tensor(targets))).tolist()
+        stats = self._target_stats(flat.index_select(0, index), self._to_device(torch.tensor(targets))).tolist()
         at = 0
         for b, seg in enumerate(segs):
             n = len(seg.ids) - seg.first
-            out[b].extend(values[at : at + n])
+            out[b].extend(stats[at : at + n])
             at += n
             if keep_state:
-                seg.logprobs = values[at - n : at]
+                seg.logprobs = [row[0] for row in stats[at - n : at]]
                 cache = kwargs[self._cache_arg]
                 seg.kv = [(layer.keys[b, :, : len(seg.ids)].clone(), layer.values[b, :, : len(seg.ids)].clone())
                           for layer in cache.layers]  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 LN2 = math.log(2.0)
@@ -21,6 +21,12 @@ class TokenScore:
     start: int
     end: int
     logprob: float
+    # From the document pass's output layer at no extra forward (nan / -1 where not computed):
+    # the entropy (nats) of the predicted distribution, how many tokens the model found likelier
+    # than this one, and the log-prob of the likeliest other token.
+    entropy: float = math.nan
+    rank: int = -1
+    best_other: float = math.nan
 
     @property
     def surprisal(self) -> float:
@@ -61,7 +67,7 @@ class ScoredText:
 
     def shifted(self, offset: int) -> list[TokenScore]:
         """Token scores with offsets moved by ``offset`` (e.g. a sentence's start in its document)."""
-        return [TokenScore(t.start + offset, t.end + offset, t.logprob) for t in self.tokens]
+        return [replace(t, start=t.start + offset, end=t.end + offset) for t in self.tokens]
 
 
 @dataclass(frozen=True)

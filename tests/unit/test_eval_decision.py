@@ -237,10 +237,12 @@ class FixedDecision:
 
     data_hash, model_hash, report_threshold = "fixed", "fixed-model", 0.5
 
-    def __init__(self, p, veto=0.0):
+    def __init__(self, p, veto=0.0, proposal_thresholds=None):
         self.p, self.veto_threshold, self.veto_families = p, veto, ("gazetteer",)
+        self.proposal_thresholds = proposal_thresholds or {}
 
     vetoes = Decision.vetoes
+    threshold_for = Decision.threshold_for
 
     def calibrate(self, finding, text=""):
         return replace(finding, confidence=self.p)
@@ -258,6 +260,12 @@ def test_the_decision_only_reports_candidates_the_news_profile_drops():
     assert checks(Combiner()) == [(0, 0.8), (34, 0.6)]  # no decision: no candidate is ever reported
     assert checks(Combiner(decision=FixedDecision(0.4))) == [(0, 0.8), (34, 0.6)]  # below its threshold
     assert checks(Combiner(decision=FixedDecision(0.9))) == [(0, 0.8), (24, 0.9), (34, 0.6), (47, 0.9)]
+    # the LM's proposals: at their own operating point, and never by a decision fitted without them
+    lm = Finding(4, 8, "realword", "info", 0.1, "unexpected", "lm.unexpected", evidence={"proposal": "lm"})
+    lm_checks = lambda d: [f.start for f in Combiner(decision=d).combine([lm], text)]  # noqa: E731
+    assert lm_checks(FixedDecision(0.99)) == []
+    assert lm_checks(FixedDecision(0.9, proposal_thresholds={"lm": 0.95})) == []
+    assert lm_checks(FixedDecision(0.96, proposal_thresholds={"lm": 0.95})) == [4]
     # a candidate overlapping a reported finding is not folded into it
     same = replace(dropped, start=34, end=37)
     [alone] = Combiner().combine([kept, same], text)
@@ -320,3 +328,30 @@ def test_cross_source_cli_rejects_a_dataset_or_the_train_split():
     assert runner.invoke(app, ["eval", "ocr", "--cross-source"]).exit_code == 2
     assert runner.invoke(app, ["eval", "--cross-source", "--split", "train"]).exit_code == 2
     assert runner.invoke(app, ["eval"]).exit_code == 2
+
+
+def test_the_fitting_table_holds_the_lm_proposals_as_run_time_makes_them():
+    """With the LM pass's token rows, the table's candidates are the checkers' findings plus the LM
+    proposals that no other finding covers, labelled like any candidate; a fitting set without a
+    pass for one of its texts is an error, not a silently smaller table."""
+    from mtqa.eval.candidates import Candidates
+    from mtqa.eval.fit_decision import build_table
+    from mtqa.eval.items import Word
+    from mtqa.findings import Category, Severity
+    from mtqa.lm.types import TokenScore
+    from mtqa.lm.wordstats import propose, token_rows
+
+    text = "tbe cat sat"
+    rows = token_rows([TokenScore(0, 3, -9.0, 3.0, 40, -1.0), TokenScore(3, 7, -5.0, 2.0, 7, -1.0),
+                       TokenScore(7, 11, -0.1, 1.0, 0, -4.0)])  # fmt: skip
+    ocr = Finding(0, 3, Category.OCR, Severity.WARNING, 0.6, "m", "ocr.glyph", ("the",), {})
+    item = EvalItem("overproof|1|0", text, "dev", "overproof|1|0", "overproof",
+                    words=(Word(0, 3, True), Word(4, 7, True), Word(8, 11, False)))  # fmt: skip
+    cands = Candidates("ocr", "dev", None, "h", [item], [{"ocr": [ocr]}], {})
+    table = build_table(cands, {text: rows})
+    assert [(f.start, f.end, f.check) for f in table.merged[0]] == [(0, 3, "ocr.glyph"), (4, 7, "lm.unexpected")]
+    assert propose(text, rows)[1].evidence["lm"] == table.merged[0][1].evidence["lm"]  # the run-time numbers
+    assert sorted((r, y) for _, r, y in table.labels) == [(0, True), (1, True)]
+    assert table.rows[1]["ev:lm.rank_first"] > 0 and "ev:lm.rank_first" not in table.rows[0]
+    with pytest.raises(ValueError, match="no LM pass"):
+        build_table(cands, {})

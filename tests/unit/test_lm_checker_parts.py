@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mtqa.checkers.lm import (
@@ -134,6 +136,7 @@ def test_checker_findings_are_well_formed(tiny_checker):
     doc = Document.from_text(text)
     tiny_checker._thresholds = _thresholds(-1e9)  # flag the best candidate of every examined word
     [found] = tiny_checker.check([doc])
+    found = [f for f in found if f.check != "lm.unexpected"]  # the proposals: see the test below
     top = load_config()["top_words_per_sentence"]
     assert 0 < len(found) <= top * len(doc.sentences)
     for f in found:
@@ -146,7 +149,31 @@ def test_checker_findings_are_well_formed(tiny_checker):
         assert 0.0 <= f.confidence <= 1.0
         assert not word[0].isupper()  # no sentence starts, no names in a normal sentence
     tiny_checker._thresholds = _thresholds(1e9)
-    assert tiny_checker.check([doc]) == [[]]
+    assert {f.check for f in tiny_checker.check([doc])[0]} <= {"lm.unexpected"}
+
+
+def test_unexpected_words_are_proposed_with_their_numbers(tiny_checker):
+    """Every whitespace word whose first token the first pass did not rank first is proposed, with
+    the numbers of the one pass; only the learned decision may report one."""
+    from mtqa.combiner import Combiner, is_candidate
+    from mtqa.lm import document_states
+
+    text = "Officials said the army used the town as his main base.\nPrices rose again in March."
+    doc = Document.from_text(text)
+    [proposed] = tiny_checker.propose([doc])
+    [state] = document_states([doc], tiny_checker.scorer)
+    first_rank = {}
+    for t in state.tokens:
+        for word in re.finditer(r"\S+", text):
+            if word.start() < t.end and word.end() > t.start:  # (a newline token covers no word)
+                first_rank.setdefault(word.span(), t.rank)
+    assert proposed and all(is_candidate(f) and f.check == "lm.unexpected" for f in proposed)
+    assert {(f.start, f.end) for f in proposed} == {span for span, rank in first_rank.items() if rank >= 1}
+    for f in proposed:
+        numbers = f.evidence["lm"]
+        assert numbers["rank_first"] >= 1.0 and numbers["tokens"] >= 1 and numbers["bits"] >= numbers["bits_first"] > 0
+        assert numbers["margin_first"] >= 0  # a likelier other token exists
+    assert Combiner().combine(proposed, text) == []  # no decision: never reported
 
 
 def test_fixes_put_the_closest_plausible_edit_first():

@@ -351,3 +351,32 @@ def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_th
     cut = sorted(d0)[len(d0) // 2]
     edit = Edit(state, his, his + 3, CANDS, stop, min_first=cut)
     _assert_skips_exactly(scorer, "first_token_rows", edit, full, [d < cut for d in d0])
+
+
+@pytest.mark.parametrize("cols", [None, 64])
+def test_document_pass_token_stats_equal_a_full_softmax(scorer, cols):
+    """Entropy, rank and the likeliest other token, computed block by block in the one pass, are
+    what the whole distribution gives (``cols`` 64: the vocabulary in several blocks)."""
+    saved = scorer._head_cols
+    scorer._head_cols = cols or scorer._vocab
+    try:
+        state = _doc_state(scorer)
+    finally:
+        scorer._head_cols = saved
+    checked = 0
+    for seg in state.segments:
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=torch.tensor([seg.ids])).logits.float()[0]
+        logp = torch.log_softmax(logits, -1)
+        for p in range(seg.first, len(seg.ids)):
+            start, end = seg.offsets[p]
+            tok = next(t for t in state.tokens if (t.start, t.end) == (start, end))
+            row, target = logp[p - 1], seg.ids[p]
+            others = row.clone()
+            others[target] = -math.inf
+            assert tok.logprob == pytest.approx(row[target].item(), abs=1e-4)
+            assert tok.entropy == pytest.approx(-(row.exp() * row).sum().item(), abs=1e-4)
+            assert tok.rank == int((others > row[target]).sum())
+            assert tok.best_other == pytest.approx(others.max().item(), abs=1e-4)
+            checked += 1
+    assert checked == len(state.tokens) > 10
