@@ -259,6 +259,8 @@ class Decision:
         # The LM's proposals (mtqa.lm.wordstats) have an operating point of their own, chosen with the
         # report threshold under the same budget: they are many per sentence, the other candidates few.
         self.proposal_thresholds: dict[str, float] = {k: float(v) for k, v in (raw.get("proposal_thresholds") or {}).items()}
+        # ... and a model of their own, so that the other candidates' model is the one fitted without them
+        self.proposal_models: dict[str, Decision] = {k: Decision(v) for k, v in (raw.get("proposal_models") or {}).items()}
         self.fitted_on: dict[str, Any] = dict(raw.get("fitted_on", {}))
         self.baseline = float(raw["baseline"])
         self.sigmoid_a, self.sigmoid_b = float(raw["sigmoid"]["a"]), float(raw["sigmoid"]["b"])
@@ -319,9 +321,13 @@ class Decision:
     def vector(self, finding: Finding, text: str = "") -> np.ndarray:
         return vectorize([candidate_features(finding, text)], self.features)[0]
 
+    def _model_for(self, finding: Finding) -> "Decision":
+        return self.proposal_models.get(finding.evidence.get("proposal"), self)
+
     def apply(self, finding: Finding, text: str = "") -> float:
         """Probability that the candidate is a real error."""
-        return float(self.probability(self.vector(finding, text))[0])
+        model = self._model_for(finding)
+        return float(model.probability(model.vector(finding, text))[0])
 
     def explain(self, x: np.ndarray, top: int = 3) -> list[dict[str, Any]]:
         """The features that raise the score most: each present feature set back to absent."""
@@ -356,7 +362,8 @@ class Decision:
         """The finding with the decision's probability as its confidence; the checkers' own
         confidence stays in ``evidence.raw_confidence``, the reasons in ``evidence.decision``."""
         raw = float(finding.evidence.get(RAW_KEY, finding.confidence))
-        x = self.vector(finding, text)
-        p = round(float(self.probability(x)[0]), 4)
-        why = {"probability": p, "model": self.data_hash, "top_features": self.explain(x)}
+        model = self._model_for(finding)
+        x = model.vector(finding, text)
+        p = round(float(model.probability(x)[0]), 4)
+        why = {"probability": p, "model": self.data_hash, "top_features": model.explain(x)}
         return replace(finding, confidence=p, evidence={**finding.evidence, RAW_KEY: raw, DECISION_KEY: why})

@@ -127,17 +127,19 @@ class Table:
     row_of: list[list[int]]  # per item: the row of each of its merged findings
     dataset_hash: str = ""
     labels: list[tuple[int, int, bool]] = field(default_factory=list)  # (item, row, label), deduplicated
+    lm_rows: set[int] = field(default_factory=set)  # rows of the LM's proposals (their own model)
 
 
-def build_table(c: Candidates, lm_rows: Mapping[str, np.ndarray] | None = None) -> Table:
-    """``lm_rows``: each text's first-pass token rows (``mtqa.eval.lm_pass``): the LM checker's
+def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None) -> Table:
+    """``lm_passes``: each text's first-pass token rows (``mtqa.eval.lm_pass``): the LM checker's
     proposals join the candidates, as at run time with the LM on."""
     spec = DATASETS[c.dataset]
     combiner = Combiner()
     by_text: dict[str, tuple[list[Finding], list[int]]] = {}
     rows: list[dict[str, float]] = []
     merged, row_of = [], []
-    if lm_rows is not None:
+    lm_rows: set[int] = set()
+    if lm_passes is not None:
         from ..checkers.lm import load_config
         from ..lm.wordstats import propose
 
@@ -145,7 +147,7 @@ def build_table(c: Candidates, lm_rows: Mapping[str, np.ndarray] | None = None) 
         with_lm: dict[str, dict[str, list[Finding]]] = {}
         for item, found in zip(c.items, c.by_checker):
             if item.text not in with_lm:
-                rows_of = lm_rows.get(item.text)
+                rows_of = lm_passes.get(item.text)
                 if rows_of is None and c.dataset in FIT_DATASETS:
                     raise ValueError(f"{c.dataset}/{c.split}: no LM pass for item {item.id}")
                 with_lm[item.text] = {**found, "lm": [] if rows_of is None else propose(item.text, rows_of, rank)}
@@ -155,12 +157,13 @@ def build_table(c: Candidates, lm_rows: Mapping[str, np.ndarray] | None = None) 
             fs = combiner.merge([f for name in found for f in found[name]], item.text)
             ids = list(range(len(rows), len(rows) + len(fs)))
             rows += [candidate_features(f, item.text) for f in fs]
+            lm_rows.update(r for f, r in zip(fs, ids) if f.evidence.get("proposal") in LM_PROPOSALS)
             by_text[item.text] = (fs, ids)
         fs, ids = by_text[item.text]
         merged.append(fs)
         row_of.append(ids)
     table = Table(c.dataset, c.split, c.items, [source_of(c.dataset, it) for it in c.items], merged,
-                  c.by_checker, rows, row_of, c.dataset_hash)  # fmt: skip
+                  c.by_checker, rows, row_of, c.dataset_hash, lm_rows=lm_rows)  # fmt: skip
     seen = set()
     for i, (item, fs) in enumerate(zip(c.items, merged)):
         for f, r in zip(fs, row_of[i]):
@@ -200,14 +203,16 @@ class Fitted:
     threshold_table: list[dict[str, Any]]
 
 
-def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = ()):
+def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), lm: bool = False):
+    """The labelled candidates (``lm``: the LM's proposals; else the others)."""
     exclude = set(exclude)
     refs, y, groups, weights = [], [], [], []
     for name in FIT_DATASETS:
         if name not in tables:
             continue
         t = tables[name]
-        chosen = [(i, r, lab) for i, r, lab in t.labels if (name, t.sources[i]) not in exclude]
+        chosen = [(i, r, lab) for i, r, lab in t.labels
+                  if (name, t.sources[i]) not in exclude and (r in t.lm_rows) == lm]  # fmt: skip
         if not chosen:
             continue
         w = 1.0 / len(chosen)  # every dataset weighs the same, whatever its size
@@ -271,33 +276,22 @@ def _fit_model(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: list[str],
     return clf, (a, b), baseline, trees, depth, inner
 
 
-def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *, budget: Table | None = None,
-        fixture: list[tuple[str, list[Finding]]] | None = None, meta: Mapping[str, Any] | None = None,
-        names: Sequence[tuple[bool, Sequence[float]]] | None = None) -> Fitted:  # fmt: skip
-    """Fit on the labelled candidates of ``tables`` (less ``exclude``), choose the report threshold."""
-    refs, y, groups, w = _training_set(tables, exclude)
+def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], lm: bool):
+    """One model (trees, sigmoid) over the other candidates or over the LM's proposals, and its
+    out-of-fold probability for each of that part's rows of the fitting data (NaN elsewhere)."""
+    refs, y, groups, w = _training_set(tables, exclude, lm)
     if len(set(y.tolist())) < 2:
         raise ValueError("the decision needs both real errors and false alarms among the candidates")
     rows = [tables[name].rows[r] for name, r in refs]
     features = _select_features(rows)
     x = vectorize(rows, features)
     clf, (a, b), baseline, trees, depth, inner = _fit_model(x, y, w, features, groups)
-    parts = []
-    for name, t in tables.items():
-        if name in FIT_DATASETS:
-            ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)})
-            parts.append((name, t.dataset_hash, ids))
-    raw = {"kind": KIND, "version": VERSION, "data_hash": hash_of_data(parts), "features": features,
-           "baseline": baseline, "sigmoid": {"a": a, "b": b}, "max_depth": depth,
-           "report_threshold": 0.5, "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}, "trees": trees,
-           "fitted_on": {**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
-                         "n_candidates": int(len(y)), "n_positive": int(y.sum()), "model": "HistGradientBoostingClassifier",
-                         "params": HGB_PARAMS, "calibration": "sigmoid (Platt) on out-of-fold scores",
-                         "inner_folds": INNER_FOLDS,
-                         "names_operating_point": {"synthetic_cases": len(names or ()), "split": "dev"}}}  # fmt: skip
-    decision = Decision(raw)
+    raw = {"kind": KIND, "version": VERSION, "features": features, "baseline": baseline,
+           "sigmoid": {"a": a, "b": b}, "max_depth": depth, "trees": trees,
+           "fitted_on": {"n_candidates": int(len(y)), "n_positive": int(y.sum())}}  # fmt: skip
+    model = Decision(raw)
     check = x[: min(len(x), 2000)]
-    if not np.allclose(decision.raw_score(check), clf.decision_function(check), atol=1e-6):
+    if not np.allclose(model.raw_score(check), clf.decision_function(check), atol=1e-6):
         raise AssertionError("exported trees do not reproduce scikit-learn's scores")
     # Out-of-fold probabilities for every candidate of the fitting data (labelled or not): each
     # record's candidates are scored by the inner model that did not see that record.
@@ -305,21 +299,50 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     for name, t in tables.items():
         if name not in FIT_DATASETS:
             continue
+        mine = np.array([(r in t.lm_rows) == lm for r in range(len(t.rows))], dtype=bool)
         part = np.full(len(t.rows), -1)
         for item, rs in zip(t.items, t.row_of):
             part[rs] = int(hash_fraction(f"decision-fold:{name}|{item.record}") * INNER_FOLDS)
+        part[~mine] = -1
         xr = vectorize(t.rows, features)
-        score = np.zeros(len(t.rows))
+        score = np.full(len(t.rows), np.nan)
         for j, clf_j in enumerate(inner):
             if (part == j).any():
                 score[part == j] = clf_j.decision_function(xr[part == j])
-        if decision._damage:  # the same guarantee as at run time: OCR damage never lowers it
+        if model._damage:  # the same guarantee as at run time: OCR damage never lowers it
             clean = xr.copy()
-            clean[:, decision._damage] = 0.0
+            clean[:, model._damage] = 0.0
             for j, clf_j in enumerate(inner):
                 if (part == j).any():
                     score[part == j] = np.maximum(score[part == j], clf_j.decision_function(clean[part == j]))
         oof[name] = 1.0 / (1.0 + np.exp(np.clip(a * score + b, -35, 35)))
+    return raw, oof
+
+
+def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *, budget: Table | None = None,
+        fixture: list[tuple[str, list[Finding]]] | None = None, meta: Mapping[str, Any] | None = None,
+        names: Sequence[tuple[bool, Sequence[float]]] | None = None) -> Fitted:  # fmt: skip
+    """Fit on the labelled candidates of ``tables`` (less ``exclude``), choose the report threshold.
+    The LM's proposals, where the tables have them, get a model of their own: the other candidates'
+    model is then the same as without them."""
+    raw, oof = _fit_part(tables, exclude, lm=False)
+    proposed = any(t.lm_rows for name, t in tables.items() if name in FIT_DATASETS)
+    if proposed:
+        sub, sub_oof = _fit_part(tables, exclude, lm=True)
+        raw["proposal_models"] = {"lm": sub}
+        oof = {name: np.where(np.isnan(p), sub_oof[name], p) for name, p in oof.items()}
+    parts = []
+    for name, t in tables.items():
+        if name in FIT_DATASETS:
+            ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)})
+            parts.append((name, t.dataset_hash, ids))
+    raw.update({"data_hash": hash_of_data(parts), "report_threshold": 0.5,
+                "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}})  # fmt: skip
+    raw["fitted_on"].update({**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
+                             "model": "HistGradientBoostingClassifier", "params": HGB_PARAMS,
+                             "calibration": "sigmoid (Platt) on out-of-fold scores", "inner_folds": INNER_FOLDS,
+                             "names_operating_point": {"synthetic_cases": len(names or ()), "split": "dev"}})  # fmt: skip
+    decision = Decision(raw)
     threshold, veto, lm_threshold, table = choose_threshold(decision, tables, oof, exclude, budget, fixture, names)
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
@@ -332,10 +355,13 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
 
 
 def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None = None) -> np.ndarray:
-    ids = range(len(table.rows)) if rows is None else rows
-    if not len(ids):
-        return np.zeros(0)
-    return decision.probability(vectorize([table.rows[r] for r in ids], decision.features))
+    ids = list(range(len(table.rows)) if rows is None else rows)
+    out = np.zeros(len(ids))
+    for model, mine in ((decision, [k for k, r in enumerate(ids) if r not in table.lm_rows]),
+                        (decision.proposal_models.get("lm"), [k for k, r in enumerate(ids) if r in table.lm_rows])):  # fmt: skip
+        if mine:  # (a model fitted without the proposals never reports them)
+            out[mine] = model.probability(vectorize([table.rows[ids[k]] for k in mine], model.features)) if model else 0.0
+    return out
 
 
 def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,

@@ -355,3 +355,20 @@ def test_the_fitting_table_holds_the_lm_proposals_as_run_time_makes_them():
     assert table.rows[1]["ev:lm.rank_first"] > 0 and "ev:lm.rank_first" not in table.rows[0]
     with pytest.raises(ValueError, match="no LM pass"):
         build_table(cands, {})
+
+
+def test_the_lm_proposals_are_scored_by_their_own_model():
+    """A decision file may carry a model for the LM's proposals: it scores them, the main model
+    the other candidates, so the main model is the one fitted without the proposals."""
+    raw = json.loads(MODEL.read_text())
+    sub = {**raw, "sigmoid": {"a": raw["sigmoid"]["a"], "b": raw["sigmoid"]["b"] - 3.0}}
+    both = Decision({**raw, "proposal_models": {"lm": sub}, "proposal_thresholds": {"lm": 0.5}})
+    text = "The colour of teh sky."
+    lm = Finding(14, 17, "realword", "info", 0.1, "unexpected", "lm.unexpected", evidence={"proposal": "lm"})
+    other = Finding(14, 17, "spelling", "info", 0.1, "typo", "grammar.MORFOLOGIK_RULE_EN_US",
+                    evidence={"news_profile": "rule_off"})  # fmt: skip
+    assert both.apply(lm, text) == pytest.approx(Decision(sub).apply(lm, text))
+    assert both.apply(other, text) == pytest.approx(Decision(raw).apply(other, text))
+    assert both.apply(lm, text) != pytest.approx(Decision(raw).apply(lm, text))
+    assert both.calibrate(lm, text).confidence == pytest.approx(round(Decision(sub).apply(lm, text), 4))
+    assert both.threshold_for(lm) == 0.5 and both.threshold_for(other) == both.report_threshold
