@@ -3,8 +3,8 @@ first-pass numbers (log-prob, entropy, rank, likeliest other token) and its fina
 
     python -m mtqa.eval.lm_pass --dataset ocr --split dev
 
-The learned decision is fitted on the LM checker's proposals (``mtqa.lm.wordstats``), which this
-pass gives for every text of the fitting sets; ``benchmarks.exp_lm_features`` also reads the hidden
+``mtqa fit-decision --lm-proposals`` builds the LM checker's proposals (``mtqa.lm.wordstats``) from
+this pass for every text of the fitting sets; ``benchmarks.exp_lm_features`` also reads the hidden
 states. The pass is the slow part (about 130 tokens/s with Gemma in fp32 on a 2-core CPU), so it
 runs once per split and model.
 """
