@@ -326,8 +326,7 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     The LM's proposals, where the tables have them, get a model of their own: the other candidates'
     model is then the same as without them."""
     raw, oof = _fit_part(tables, exclude, lm=False)
-    proposed = any(t.lm_rows for name, t in tables.items() if name in FIT_DATASETS)
-    if proposed:
+    if any(t.lm_rows for name, t in tables.items() if name in FIT_DATASETS):
         sub, sub_oof = _fit_part(tables, exclude, lm=True)
         raw["proposal_models"] = {"lm": sub}
         oof = {name: np.where(np.isnan(p), sub_oof[name], p) for name, p in oof.items()}
@@ -356,11 +355,11 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
 
 def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None = None) -> np.ndarray:
     ids = list(range(len(table.rows)) if rows is None else rows)
-    out = np.zeros(len(ids))
-    for model, mine in ((decision, [k for k, r in enumerate(ids) if r not in table.lm_rows]),
-                        (decision.proposal_models.get("lm"), [k for k, r in enumerate(ids) if r in table.lm_rows])):  # fmt: skip
-        if mine:  # (a model fitted without the proposals never reports them)
-            out[mine] = model.probability(vectorize([table.rows[ids[k]] for k in mine], model.features)) if model else 0.0
+    out = np.zeros(len(ids))  # (a decision fitted without the LM's proposals never reports them)
+    for lm, model in ((False, decision), (True, decision.proposal_models.get("lm"))):
+        mine = [k for k, r in enumerate(ids) if (r in table.lm_rows) == lm]
+        if mine and model is not None:
+            out[mine] = model.probability(vectorize([table.rows[ids[k]] for k in mine], model.features))
     return out
 
 
@@ -375,10 +374,8 @@ def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
     lm_t = decision.proposal_thresholds.get("lm", math.inf) if lm_threshold is None else lm_threshold
 
     def reported(f: Finding, r: int) -> bool:
-        if f.evidence.get("proposal") in LM_PROPOSALS:
-            return p[r] >= lm_t
         if is_candidate(f):
-            return p[r] >= threshold
+            return p[r] >= _threshold(f, threshold, lm_t)
         return not decision.vetoes(f, veto)
 
     return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]
@@ -417,8 +414,13 @@ def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding
                    lm_threshold: float = math.inf) -> int:  # fmt: skip
     """Candidates the decision would report in the clean fixture (what the news profile keeps there
     is the other checkers' tests' business)."""
-    return sum(decision.apply(f, text) >= (lm_threshold if f.evidence.get("proposal") in LM_PROPOSALS else threshold)
+    return sum(decision.apply(f, text) >= _threshold(f, threshold, lm_threshold)
                for text, fs in fixture for f in fs if is_candidate(f))  # fmt: skip
+
+
+def _threshold(candidate: Finding, threshold: float, lm_threshold: float) -> float:
+    """What ``Decision.threshold_for`` gives, at the operating point being tried."""
+    return lm_threshold if candidate.evidence.get("proposal") in LM_PROPOSALS else threshold
 
 
 def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
@@ -474,8 +476,7 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     if budget is not None and budget_p is None:
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
-    proposed = any(f.evidence.get("proposal") in LM_PROPOSALS for t in tables.values() for fs in t.merged for f in fs)
-    lm_grid = LM_THRESHOLDS if proposed else (math.inf,)
+    lm_grid = LM_THRESHOLDS if any(t.lm_rows for t in tables.values()) else (math.inf,)
     fixture_counts = ({(t, u): fixture_alarms(decision, fixture, t, u) for t in THRESHOLDS for u in lm_grid}
                       if fixture is not None else {})  # fmt: skip
 

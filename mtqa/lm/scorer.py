@@ -398,9 +398,10 @@ class TokenScorer:
             bias = getattr(self._head, "bias", None)
             logits = torch.nn.functional.linear(
                 hidden, self._head.weight[lo:hi], None if bias is None else bias[lo:hi]).float()  # fmt: skip
-        if self._softcap:
-            logits = torch.tanh(logits / self._softcap) * self._softcap
-        return logits
+        return self._softcapped(logits)
+
+    def _softcapped(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(logits / self._softcap) * self._softcap if self._softcap else logits
 
     def _target_logprobs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """log p(target) for each row (``targets`` [rows] or [rows, k]: k tokens per row), through
@@ -474,9 +475,7 @@ class TokenScorer:
         bias = getattr(self._head, "bias", None)
         if bias is not None:
             logits = logits + bias.index_select(0, targets).float()[:, None]
-        if self._softcap:
-            logits = torch.tanh(logits / self._softcap) * self._softcap
-        return logits
+        return self._softcapped(logits)
 
     def _remember(self, key: tuple[str, str], scored: ScoredText) -> None:
         self._cache[key] = scored

@@ -36,7 +36,10 @@ def token_rows(tokens: Sequence[TokenScore]) -> np.ndarray:
 def span_numbers(rows: np.ndarray, start: int, end: int, doc_bits: float) -> dict[str, float]:
     """The numbers of ``[start, end)`` (bits, ranks as log2(1 + rank)); empty where no token covers it.
     ``rows`` are in text order (as the pass gives them), so the lookup is two binary searches."""
-    lo, hi = _covering(rows, start, end)
+    return _numbers(rows, *_covering(rows, start, end), doc_bits)
+
+
+def _numbers(rows: np.ndarray, lo: int, hi: int, doc_bits: float) -> dict[str, float]:
     inside = rows[lo:hi]
     if not len(inside) or np.isnan(inside[:, 3]).any():
         return {}
@@ -71,7 +74,7 @@ def propose(text: str, rows: np.ndarray, min_rank: int = 1) -> list[Finding]:
         lo, hi = _covering(rows, m.start(), m.end())
         if lo == hi or not rows[lo, 4] >= min_rank:  # (a rank of -1: not computed)
             continue
-        numbers = span_numbers(rows, m.start(), m.end(), doc_bits)
+        numbers = _numbers(rows, lo, hi, doc_bits)
         out.append(Finding(m.start(), m.end(), Category.REALWORD, Severity.INFO, 0.1,
                            f"The language model did not expect '{m.group()}' here", CHECK, (),
                            {"proposal": PROPOSAL, "lm": numbers}))  # fmt: skip
