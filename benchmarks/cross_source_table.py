@@ -1,4 +1,6 @@
-"""The cross-source table of benchmarks/README.md, from the JSON `mtqa eval --cross-source --split all` writes.
+"""The cross-source table of benchmarks/README.md, from the JSON `mtqa eval --cross-source --split all` writes
+(`cross-source-{dev,test}.json`; beside it the design before the LM's proposals,
+`cross-source-no-lm-{dev,test}.json`, written by the same command without `--lm-proposals`).
 
     python -m benchmarks.cross_source_table > /tmp/table.md
 """
@@ -28,24 +30,29 @@ def _label(row: str) -> tuple[str, str]:
     return f"{NAMES.get(dataset, dataset)}: {where}", f"{float(t):.3f} / {names}"
 
 
-def table(dev: dict, test: dict) -> str:
+def table(dev: dict, test: dict, before: tuple[dict, dict] | None = None) -> str:
+    """``before``: the (dev, test) results of the design before, one more column."""
     f = lambda x: "" if x is None else f"{x:.3f}"  # noqa: E731
     lines = [f"| row | t / names | LanguageTool alone dev / **test** | grammar (news) test | "
              f"{' | '.join(s.split()[0] + ' test' for s in SIGNALS)} | `--decision off` dev / test | "
-             "**default** dev / **test** |",
-             "|---|---|---|---|" + "---|" * len(SIGNALS) + "---|---|"]  # fmt: skip
-    test_rows = {r["row"].split(" (")[0]: r for r in test["rows"]}
+             + ("without the LM's words dev / test | " if before else "") + "**default** dev / **test** |",
+             "|---|---|---|---|" + "---|" * len(SIGNALS) + "---|---|" + ("---|" if before else "")]  # fmt: skip
+    key = lambda r: r["row"].split(" (")[0]  # noqa: E731
+    test_rows = {key(r): r for r in test["rows"]}
+    old = [{key(r): r for r in b["rows"]} for b in before] if before else None
     for d in dev["rows"]:
-        t = test_rows[d["row"].split(" (")[0]]
+        t = test_rows[key(d)]
         name, point = _label(t["row"])
+        was = f" {f(old[0][key(d)][LEARNED])} / {f(old[1][key(d)][LEARNED])} |" if old else ""
         lines.append(f"| {name} | {point} | {f(d[LT])} / **{f(t[LT])}** | {f(t[NEWS])} | "
                      + " | ".join(f(t[s]) for s in SIGNALS)
-                     + f" | {f(d[OFF])} / {f(t[OFF])} | {f(d[LEARNED])} / **{f(t[LEARNED])}** |")  # fmt: skip
+                     + f" | {f(d[OFF])} / {f(t[OFF])} |{was} {f(d[LEARNED])} / **{f(t[LEARNED])}** |")  # fmt: skip
     pair = lambda split, s: f"{f(split['demetr'][s]['detection'])} / {f(split['demetr'][s]['false_alarms'])}"  # noqa: E731
+    was = f" {pair(before[0], LEARNED)} / {pair(before[1], LEARNED)} |" if before else ""
     lines.append(f"| DEMETR (all-dev model): detection / clean-MT false alarms | {test['report_threshold']:.3f} / "
                  f"{test['veto_threshold']} | {pair(dev, LT)} / **{pair(test, LT)}** | {pair(test, NEWS)} | "
                  + " | ".join(pair(test, s) for s in SIGNALS)
-                 + f" | {pair(dev, OFF)} / {pair(test, OFF)} | {pair(dev, LEARNED)} / **{pair(test, LEARNED)}** |")  # fmt: skip
+                 + f" | {pair(dev, OFF)} / {pair(test, OFF)} |{was} {pair(dev, LEARNED)} / **{pair(test, LEARNED)}** |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -56,9 +63,13 @@ def _renamed(result: dict) -> dict:
     return result
 
 
+def _load(name: str) -> tuple[dict, dict]:
+    return tuple(_renamed(json.loads((RESULTS / f"{name}-{s}.json").read_text())) for s in ("dev", "test"))
+
+
 def main() -> None:
-    dev, test = (_renamed(json.loads((RESULTS / f"cross-source-{s}.json").read_text())) for s in ("dev", "test"))
-    print(table(dev, test))
+    before = _load("cross-source-no-lm") if (RESULTS / "cross-source-no-lm-test.json").exists() else None
+    print(table(*_load("cross-source"), before))
 
 
 if __name__ == "__main__":

@@ -278,8 +278,16 @@ class LMChecker:
             except KeyError:
                 fitted = ""
             return {"model": card.name, "card_hash": card.card_hash, "device": self.settings.device,
-                    "thresholds": fitted, "loaded": False}
-        return {**self.scorer.signature(), "thresholds": self.thresholds.get("fitted_on", ""), "loaded": True}
+                    "thresholds": fitted, "proposes": self.proposes, "loaded": False}
+        return {**self.scorer.signature(), "thresholds": self.thresholds.get("fitted_on", ""),
+                "proposes": self.proposes, "loaded": True}
+
+    @property
+    def proposes(self) -> bool:
+        """Whether ``check`` makes the proposals: with ``propose`` on, for the models the decision was fitted on."""
+        from ..lm.cards import load_card
+
+        return bool(self.config.get("propose")) and load_card(self.settings.model).name in self.config["propose_models"]
 
     # ------------------------------------------------------------------ selection
 
@@ -362,7 +370,7 @@ class LMChecker:
         out: list[list[Finding]] = [[] for _ in docs]
         if not docs:
             return out
-        if self.config.get("propose"):
+        if self.proposes:
             out = self.propose(docs)
         th = self.thresholds
         costs = th["costs"]

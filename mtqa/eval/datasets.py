@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from ..findings import Finding
 from .items import EvalItem, GoldSpan, Word, hash_split, overlaps
-from .metrics import BinaryCounts, SpanCounts, flag_words, prf, rate
+from .metrics import BinaryCounts, SpanCounts, f1, flag_words, prf, rate, safe_div
 
 _WS_TOKEN = re.compile(r"\S+")
 
@@ -69,6 +69,14 @@ class Dataset:
     def score(self, items: Sequence[EvalItem], found: Sequence[Sequence[Finding]]) -> Score:
         raise NotImplementedError
 
+    def f1_counts(self, item: EvalItem, findings: Sequence[Finding]) -> tuple[int, ...]:
+        """One item's share of the headline F1 (``f1_of`` of the sum over items is ``score``'s):
+        the learned decision's threshold search rescores only the items whose findings changed."""
+        raise NotImplementedError
+
+    def f1_of(self, counts: Sequence[int]) -> float | None:
+        raise NotImplementedError
+
     def label(self, item: EvalItem, finding: Finding) -> bool | None:
         """Is this finding a real error per the gold (None: the gold cannot tell)?"""
         if item.words:
@@ -77,6 +85,18 @@ class Dataset:
                 return True
             return False if any(b is False for b in hit) else None
         return any(overlaps(finding.start, finding.end, g.start, g.end) for g in item.gold)
+
+
+class WordTagged(Dataset):
+    """Scored per word: F1 of the bad words, a word flagged when a finding overlaps it."""
+
+    def f1_counts(self, item, findings):
+        c = BinaryCounts()
+        c.add(flag_words([(w.start, w.end) for w in item.words], spans_of(findings)), [w.bad for w in item.words])
+        return c.tp, c.fp, c.fn
+
+    def f1_of(self, counts):
+        return prf(*counts)["f1"]
 
 
 # --------------------------------------------------------------------------- mt_mqm
@@ -122,6 +142,15 @@ class MtMqm(Dataset):
                     )  # fmt: skip
                 )
         return items
+
+    def f1_counts(self, item, findings):
+        pred, gold = spans_of(findings), [(g.start, g.end) for g in item.gold]
+        return (len(pred), sum(any(overlaps(*p, *g) for g in gold) for p in pred),
+                len(gold), sum(any(overlaps(*p, *g) for p in pred) for g in gold))  # fmt: skip
+
+    def f1_of(self, counts):
+        n_pred, pred_matched, n_gold, gold_matched = counts
+        return f1(safe_div(pred_matched, n_pred), safe_div(gold_matched, n_gold))
 
     def score(self, items, found):
         overall, by_domain = SpanCounts(), defaultdict(SpanCounts)
@@ -169,7 +198,7 @@ def _span_row(s: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- mt_qe_wordtags
 
 
-class MtQeWordtags(Dataset):
+class MtQeWordtags(WordTagged):
     name = "mt_qe_wordtags"
     primary = "mcc"
     description = "MLQE-PE word-level OK/BAD tags on tokenised X->en MT; MCC and F1-BAD per language pair"
@@ -223,7 +252,7 @@ def _word_row(s: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- ocr
 
 
-class Ocr(Dataset):
+class Ocr(WordTagged):
     name = "ocr"
     description = "Historical newspaper OCR vs ground truth (Overproof SMH, ICDAR2017); word-level error P/R/F1"
     lines_per_doc = 40  # Overproof: a document is <= 40 lines of one article
@@ -460,6 +489,17 @@ class Names(Dataset):
                 items.append(EvalItem(f"{record}|pe", rec["pe"], split, record, "pe",
                                       meta={**meta, "negative": pe_span}))  # fmt: skip
         return items
+
+    def f1_counts(self, item, findings):  # (positives, true positives, false positives)
+        if item.group == "mt":
+            g = item.gold[0]
+            return 1, int(any(overlaps(f.start, f.end, g.start, g.end) for f in findings)), 0
+        s, e = item.meta["negative"]
+        return 0, 0, int(any(overlaps(f.start, f.end, s, e) for f in findings))
+
+    def f1_of(self, counts):
+        positives, tp, fp = counts
+        return prf(tp, fp, positives - tp)["f1"]
 
     def score(self, items, found):
         slices = {"all": lambda m: True, "non-initial": lambda m: not m["sentence_initial"]}

@@ -360,7 +360,7 @@ def test_the_fitting_table_holds_the_lm_proposals_as_run_time_makes_them():
 def test_the_lm_proposals_are_scored_by_their_own_model():
     """A decision file may carry a model for the LM's proposals: it scores them, the main model
     the other candidates, so the main model is the one fitted without the proposals."""
-    raw = json.loads(MODEL.read_text())
+    raw = {k: v for k, v in json.loads(MODEL.read_text()).items() if k not in ("proposal_models", "proposal_thresholds")}
     sub = {**raw, "sigmoid": {"a": raw["sigmoid"]["a"], "b": raw["sigmoid"]["b"] - 3.0}}
     both = Decision({**raw, "proposal_models": {"lm": sub}, "proposal_thresholds": {"lm": 0.5}})
     text = "The colour of teh sky."
@@ -372,3 +372,69 @@ def test_the_lm_proposals_are_scored_by_their_own_model():
     assert both.apply(lm, text) != pytest.approx(Decision(raw).apply(lm, text))
     assert both.calibrate(lm, text).confidence == pytest.approx(round(Decision(sub).apply(lm, text), 4))
     assert both.threshold_for(lm) == 0.5 and both.threshold_for(other) == both.report_threshold
+
+
+def test_the_threshold_search_scores_as_the_datasets_scorers_do():
+    """``Grid`` (the threshold search's incremental count) gives each dataset's F1 and the budget's
+    count exactly as ``decided`` and the dataset's own ``score`` do, in any order of operating points."""
+    from mtqa.eval.datasets import DATASETS
+    from mtqa.eval.fit_decision import Grid, decided, score_rows
+    from mtqa.eval.items import GoldSpan, Word
+
+    rng = np.random.default_rng(0)
+    text = "one two three four five six seven eight"
+    words = [(m, m + len(w)) for m, w in ((text.index(w), w) for w in text.split())]
+
+    def finding(k):
+        s, e = words[k % len(words)]
+        kind = k % 4
+        if kind == 0:  # a LanguageTool candidate the news profile drops
+            return Finding(s, e, "spelling", "info", 0.2, "x", "grammar.X", evidence={"news_profile": "rule_off"})
+        if kind == 1:  # the LM's proposal
+            return Finding(s, e, "realword", "info", 0.2, "x", "lm.unexpected", evidence={"proposal": "lm"})
+        if kind == 2:  # a name, with the names checker's probability
+            return Finding(s, e, "name", "warning", 0.7, "x", "gazetteer.place", evidence={"probability": float(rng.random())})
+        return Finding(s, e, "spelling", "warning", 0.7, "x", "grammar.Y", evidence={"news_profile": "kept"})
+
+    def items_for(dataset, n):
+        out = []
+        for i in range(n):
+            bad = rng.random(len(words)) < 0.3
+            gold = tuple(GoldSpan(s, e) for (s, e), b in zip(words, bad) if b)
+            if dataset == "names":
+                out.append(EvalItem(f"n{i}", text, "dev", f"r{i}", "mt" if i % 2 else "pe", gold=gold[:1] or (GoldSpan(0, 3),),
+                                    meta={"negative": words[i % len(words)], "sentence_initial": False, "pe_token": "x"}))  # fmt: skip
+            else:
+                out.append(EvalItem(f"{dataset}{i}", text, "dev", f"r{i}", "g", gold=gold,
+                                    words=tuple(Word(s, e, bool(b)) for (s, e), b in zip(words, bad))))  # fmt: skip
+        return out
+
+    decision = FixedDecision(0.5)
+    for dataset in ("ocr", "mt_qe_wordtags", "mt_mqm", "names"):
+        items = items_for(dataset, 30)
+        merged = [[finding(int(k)) for k in rng.integers(0, 40, rng.integers(0, 6))] for _ in items]
+        row_of, n = [], 0
+        for fs in merged:
+            row_of.append(list(range(n, n + len(fs))))
+            n += len(fs)
+        table = Table(dataset, "dev", items, ["g"] * len(items), merged, [{} for _ in items], [{}] * n, row_of, "h")
+        p = rng.random(n)
+        ids = [i for i in range(len(items)) if i % 5]
+        grid = Grid(decision, table, p, ids, DATASETS[dataset].f1_counts)
+        budget = Grid(decision, table, p, ids, lambda item, fs: (int(bool(fs)),))
+        for t, v, u in [(0.3, 0.0, 0.7), (0.5, 0.0, 0.7), (0.3, 0.5, math.inf), (0.9, 0.45, 0.8), (0.3, 0.0, 0.7)]:
+            found = decided(decision, table, p, t, ids, v, u)
+            expected = score_rows(dataset, [items[i] for i in ids], found)["f1"]
+            assert expected is not None and DATASETS[dataset].f1_of(grid(t, v, u)) == pytest.approx(expected, abs=1e-12)
+            assert budget(t, v, u)[0] == sum(bool(fs) for fs in found)
+
+
+def test_the_lm_checker_proposes_for_the_model_the_decision_was_fitted_on():
+    from mtqa.checkers.lm import LMChecker, load_config
+
+    raw = json.loads(MODEL.read_text())
+    config = load_config()
+    if "proposal_models" in raw:
+        assert raw["proposal_models"]["lm"]["fitted_on"]["lm_model"] in config["propose_models"]
+    assert LMChecker(Settings()).proposes == bool(config["propose"] and "proposal_models" in raw)
+    assert not LMChecker(Settings(model="smollm2-135m")).proposes  # its numbers are not Gemma's
