@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Sequence
 
 import yaml
@@ -282,9 +282,10 @@ class LMChecker:
         return {**self.scorer.signature(), "thresholds": self.thresholds.get("fitted_on", ""),
                 "proposes": self.proposes, "loaded": True}
 
-    @property
+    @cached_property
     def proposes(self) -> bool:
-        """Whether ``check`` makes the proposals: with ``propose`` on, for the models the decision was fitted on."""
+        """Whether ``check`` makes the proposals: with ``propose`` on, for the models the decision was
+        fitted on (read once: ``check`` asks on every call)."""
         from ..lm.cards import load_card
 
         return bool(self.config.get("propose")) and load_card(self.settings.model).name in self.config["propose_models"]
