@@ -5,7 +5,7 @@ false alarms and flags in the clean news fixture.
     python -m benchmarks.decision_thresholds [--split test] [--thresholds 0.3,0.4,0.5]
 
 Reads the cached candidates (`mtqa eval --cross-source` checks them) and `models/decision.json`;
-the names checker stays at the model's operating point. Prints a table and writes
+the names checker stays at the model's operating point without the LM. Prints a table and writes
 `results/decision-thresholds-<split>.json`.
 """
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     decision = Decision.load()
     if decision is None:
         raise SystemExit("no models/decision.json: run `mtqa fit-decision`")
+    decision = decision.without_proposals()  # the candidates here are the LM-free ones
     thresholds = sorted({float(t) for t in args.thresholds.split(",")} | {decision.report_threshold})
     tables = fd.load_tables(args.split, fd.LOADED)
     fixture = fd.clean_fixture_candidates()

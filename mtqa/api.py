@@ -24,6 +24,7 @@ def make_combiner(settings: Settings) -> Combiner:
     decision = load_decision(settings.decision)
     if decision is not None and settings.decision_threshold is not None:
         decision.report_threshold = float(settings.decision_threshold)  # the run signature carries it
+        decision.threshold_fixed = True
     return Combiner(block_threshold=settings.block_threshold, warn_threshold=settings.warn_threshold,
                     calibrator=calibrator, min_confidence=min_confidence, decision=decision)  # fmt: skip
 
@@ -38,7 +39,8 @@ def make_pipeline(
 ) -> Pipeline:
     settings = settings or Settings()
     combiner = combiner or make_combiner(settings)
-    return Pipeline(build_checkers(checker_settings(settings, combiner), only), combiner)
+    checkers = build_checkers(checker_settings(settings, combiner), only)
+    return Pipeline(checkers, combiner.for_checkers(checkers))
 
 
 def check_documents(

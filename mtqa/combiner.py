@@ -94,6 +94,13 @@ class Combiner:
     # operating point (its veto threshold). Without it no candidate is reported.
     decision: Decision | None = None
 
+    def for_checkers(self, checkers: Sequence[Any]) -> "Combiner":
+        """This combiner for a pipeline of ``checkers``: where none of them proposes the LM's words
+        (no LM, another model, a subset), the decision's operating point fitted without them."""
+        if self.decision is None or any(getattr(c, "proposes", False) for c in checkers):
+            return self
+        return replace(self, decision=self.decision.without_proposals())
+
     def describe(self) -> dict[str, Any]:
         """For the run signature: which calibration and decision (data hashes) and report thresholds."""
         out: dict[str, Any] = {"calibration": self.calibrator.data_hash if self.calibrator else None,

@@ -19,6 +19,7 @@ docs/evaluation.md). The decision's probability and the features that moved it m
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -250,6 +251,7 @@ class Decision:
         self.features: list[str] = list(raw["features"])
         self.data_hash: str = str(raw.get("data_hash", ""))
         self.report_threshold: float = float(raw.get("report_threshold", 0.5))
+        self.threshold_fixed = False  # set by the caller (--decision-threshold): kept at every operating point
         # Findings of these families (the names checker's) are reported only where their checker's
         # own probability reaches ``veto_threshold`` (0: always), fitted with the report threshold
         # under the same false-alarm budget (mtqa.eval.fit_decision).
@@ -261,6 +263,9 @@ class Decision:
         self.proposal_thresholds: dict[str, float] = {k: float(v) for k, v in (raw.get("proposal_thresholds") or {}).items()}
         # ... and a model of their own, so that the other candidates' model is the one fitted without them
         self.proposal_models: dict[str, Decision] = {k: Decision(v) for k, v in (raw.get("proposal_models") or {}).items()}
+        # Without the LM's proposals (no LM, or a model they were not fitted for) the candidates are
+        # fewer, and the fit chose the operating point for that run too.
+        self.without: dict[str, Any] = dict(raw.get("without_proposals") or {})
         self.fitted_on: dict[str, Any] = dict(raw.get("fitted_on", {}))
         self.baseline = float(raw["baseline"])
         self.sigmoid_a, self.sigmoid_b = float(raw["sigmoid"]["a"]), float(raw["sigmoid"]["b"])
@@ -284,6 +289,16 @@ class Decision:
         if not path.is_file():
             return None
         return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def without_proposals(self) -> "Decision":
+        """The decision for a run in which nothing proposes the LM's words: the operating point the
+        fit chose without them (the same model)."""
+        out = copy.copy(self)
+        out.proposal_thresholds = {}
+        if not self.threshold_fixed:
+            out.report_threshold = float(self.without.get("report_threshold", self.report_threshold))
+        out.veto_threshold = float(self.without.get("veto", self.veto_threshold))
+        return out
 
     @property
     def model_hash(self) -> str:

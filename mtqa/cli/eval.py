@@ -205,4 +205,7 @@ def fit_decision_command(
     console.print(table(f"report threshold at {point} (dev, out-of-fold)", rows))
     console.print(f"wrote {fitted['path']} (data {fitted['data_hash']}, {fitted['n_candidates']} candidates, "
                   f"report threshold {fitted['report_threshold']}, {point})")  # fmt: skip
+    if fitted["without_proposals"]:
+        alone = fitted["without_proposals"]
+        console.print(f"without the LM's proposals: report threshold {alone['report_threshold']}, veto {alone['veto']}")
     write_json(report or _default_output("decision-fit"), fitted)

@@ -347,12 +347,16 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
                              "calibration": "sigmoid (Platt) on out-of-fold scores", "inner_folds": INNER_FOLDS,
                              "names_operating_point": {"synthetic_cases": len(names or ()), "split": "dev"}})  # fmt: skip
     decision = Decision(raw)
-    threshold, veto, lm_threshold, table = choose_threshold(decision, tables, oof, exclude, budget, fixture, names)
+    (threshold, veto, lm_threshold), (alone, alone_veto), table = choose_threshold(decision, tables, oof, exclude,
+                                                                                 budget, fixture, names)  # fmt: skip
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
     if math.isfinite(lm_threshold):
         decision.proposal_thresholds = {"lm": lm_threshold}
         decision.raw["proposal_thresholds"] = dict(decision.proposal_thresholds)
+    if "proposal_models" in raw:  # the point for a run without them (Decision.without_proposals)
+        decision.without = {"report_threshold": alone, "veto": alone_veto}
+        decision.raw["without_proposals"] = dict(decision.without)
     decision.veto_threshold = veto
     decision.raw["veto"]["threshold"] = veto
     return Fitted(decision, oof, table)
@@ -524,8 +528,11 @@ def budget_upper(flagged: int, n: int) -> float:
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
                      exclude: Iterable[tuple[str, str]], budget: Table | None,
                      fixture: Sequence[tuple[str, list[Finding]]] | None,
-                     names: Sequence[tuple[bool, Sequence[float]]] | None = None) -> tuple[float, float, list[dict[str, Any]]]:  # fmt: skip
-    """The report threshold and the names operating point with the best mean dev F1 within the limits."""
+                     names: Sequence[tuple[bool, Sequence[float]]] | None = None,
+                     ) -> tuple[tuple[float, float, float], tuple[float, float], list[dict[str, Any]]]:  # fmt: skip
+    """The report threshold, the names operating point and the LM's proposals' threshold with the best
+    mean dev F1 within the limits; the best report threshold and names point without the proposals
+    (the same when there are none); the table of every point tried."""
     exclude = set(exclude)
     keep = {name: [i for i, s in enumerate(t.sources) if (name, s) not in exclude]
             for name, t in tables.items() if name in F1_DATASETS}  # fmt: skip
@@ -552,7 +559,7 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
             f1s.append(row["synthetic_names"])
         row["mean_f1"] = sum(f1s) / max(1, len(f1s))
 
-    rows, best = [], None
+    rows, best, alone = [], None, None
     for v in VETO_THRESHOLDS:
         synthetic = synthetic_scores(names, v) if names else None
         for u in lm_grid:
@@ -575,14 +582,18 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
                 rows.append(row)
                 if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
                     best = (row["mean_f1"], t, v, u)
+                if row["within_budget"] and u == math.inf and (alone is None or row["mean_f1"] > alone[0] + 1e-9):
+                    alone = (row["mean_f1"], t, v)
     if best is None:  # nothing fits the budget: the strictest operating point
         best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1], lm_grid[-1])
+    if alone is None:
+        alone = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1])
     for row in rows:  # the whole curve at the chosen point (what --decision-threshold moves along)
         if (row["veto"], row["lm_threshold"]) == best[2:] and "mean_f1" not in row:
             score(row)
     for row in rows:  # (JSON has no infinity: none reported)
         row["lm_threshold"] = row["lm_threshold"] if math.isfinite(row["lm_threshold"]) else None
-    return best[1], best[2], best[3], rows
+    return best[1:], alone[1:], rows
 
 
 # --------------------------------------------------------------------------- the systems compared
@@ -647,7 +658,7 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
     return {"path": str(path), "data_hash": d.data_hash, "report_threshold": d.report_threshold,
             "lm_threshold": d.proposal_thresholds.get("lm"),
             "veto_threshold": d.veto_threshold, "veto_families": list(d.veto_families),
-            "features": d.features, "threshold_table": fitted.threshold_table, "dev_rows": rows,
+            "without_proposals": d.without or None, "features": d.features, "threshold_table": fitted.threshold_table, "dev_rows": rows,
             "demetr_dev": demetr, "n_candidates": d.fitted_on["n_candidates"]}  # fmt: skip
 
 

@@ -218,6 +218,9 @@ def run_eval(
     combiner = make_combiner(settings)
     if names and texts:
         pipeline = make_pipeline(settings, only=names, combiner=combiner)
+        combiner = pipeline.combiner  # at the operating point for these checkers
+        subset_combiners = {label: combiner.for_checkers([c for c in pipeline.checkers if c.name in checkers])
+                            for label, checkers in subsets.items()}  # fmt: skip
         if warmup:
             check_documents([Document.from_text(WARMUP_TEXT, id="warmup")], pipeline)
         if clear_cache:
@@ -230,7 +233,7 @@ def run_eval(
             for j, report in enumerate(check_documents(batch, pipeline)):
                 per_text[first + j] = list(report.findings)
                 for label, checkers in subsets.items():
-                    per_subset[label][first + j] = report.findings_of(checkers, combiner)
+                    per_subset[label][first + j] = report.findings_of(checkers, subset_combiners[label])
                 for failure in report.failures:
                     failures.setdefault(failure.checker, failure.error)
             if progress:
@@ -270,7 +273,7 @@ def run_eval(
             "lm_tokens_per_s": round(tokens / seconds, 1) if tokens and seconds > 0 else None,
             "mtqa": __version__,
             "git": git,
-            "signature": run_signature(ran, combiner.describe()) if ran else {},
+            "signature": run_signature(ran, combiner.for_checkers(ran).describe()) if ran else {},
             "settings": {"model": settings.model, "device": settings.device, "grammar": settings.grammar,
                          "use_lm": settings.use_lm, "calibration": settings.calibration},  # fmt: skip
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

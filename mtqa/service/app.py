@@ -157,7 +157,8 @@ class Service:
             raise ServiceError(400, "bad_request", f"checker(s) {', '.join(unknown)} not available here; this server runs {', '.join(have)}")
         key = (names, tuple(sorted(set(checkers))))
         if key not in self._subsets:
-            subset = Pipeline([c for c in base.checkers if c.name in key[1]], base.combiner)
+            chosen = [c for c in base.checkers if c.name in key[1]]
+            subset = Pipeline(chosen, base.combiner.for_checkers(chosen))
             self._subsets[key] = (subset, run_signature(subset.checkers, subset.combiner.describe()))
         pipeline, signature = self._subsets[key]
         return key, pipeline, signature

@@ -374,14 +374,12 @@ def test_the_lm_proposals_are_scored_by_their_own_model():
     assert both.threshold_for(lm) == 0.5 and both.threshold_for(other) == both.report_threshold
 
 
-def test_the_threshold_search_scores_as_the_datasets_scorers_do():
-    """``Grid`` (the threshold search's incremental count) gives each dataset's F1 and the budget's
-    count exactly as ``decided`` and the dataset's own ``score`` do, in any order of operating points."""
-    from mtqa.eval.datasets import DATASETS
-    from mtqa.eval.fit_decision import Grid, decided, score_rows
+def _random_table(dataset: str, rng: np.random.Generator, n: int = 30) -> Table:
+    """``n`` items of one sentence with random gold and random merged candidates of every kind the
+    threshold search treats apart: dropped LanguageTool matches, the LM's proposals, names (with the
+    names checker's probability) and findings the news profile keeps."""
     from mtqa.eval.items import GoldSpan, Word
 
-    rng = np.random.default_rng(0)
     text = "one two three four five six seven eight"
     words = [(m, m + len(w)) for m, w in ((text.index(w), w) for w in text.split())]
 
@@ -396,29 +394,41 @@ def test_the_threshold_search_scores_as_the_datasets_scorers_do():
             return Finding(s, e, "name", "warning", 0.7, "x", "gazetteer.place", evidence={"probability": float(rng.random())})
         return Finding(s, e, "spelling", "warning", 0.7, "x", "grammar.Y", evidence={"news_profile": "kept"})
 
-    def items_for(dataset, n):
-        out = []
-        for i in range(n):
-            bad = rng.random(len(words)) < 0.3
-            gold = tuple(GoldSpan(s, e) for (s, e), b in zip(words, bad) if b)
-            if dataset == "names":
-                out.append(EvalItem(f"n{i}", text, "dev", f"r{i}", "mt" if i % 2 else "pe", gold=gold[:1] or (GoldSpan(0, 3),),
-                                    meta={"negative": words[i % len(words)], "sentence_initial": False, "pe_token": "x"}))  # fmt: skip
-            else:
-                out.append(EvalItem(f"{dataset}{i}", text, "dev", f"r{i}", "g", gold=gold,
-                                    words=tuple(Word(s, e, bool(b)) for (s, e), b in zip(words, bad))))  # fmt: skip
-        return out
+    items = []
+    for i in range(n):
+        bad = rng.random(len(words)) < 0.3
+        gold = tuple(GoldSpan(s, e) for (s, e), b in zip(words, bad) if b)
+        if dataset == "names":
+            items.append(EvalItem(f"n{i}", text, "dev", f"r{i}", "mt" if i % 2 else "pe", gold=gold[:1] or (GoldSpan(0, 3),),
+                                  meta={"negative": words[i % len(words)], "sentence_initial": False, "pe_token": "x"}))  # fmt: skip
+        else:
+            group = "clean" if dataset == "demetr" and i % 2 else "g"
+            items.append(EvalItem(f"{dataset}{i}", text, "dev", f"r{i}", group, gold=gold,
+                                  words=tuple(Word(s, e, bool(b)) for (s, e), b in zip(words, bad))))  # fmt: skip
+    # (clean MT, the budget: only candidates, which the decision may leave unreported)
+    kinds = (0, 1) if dataset == "demetr" else (0, 1, 2, 3)
+    merged = [[finding(int(k)) for k in rng.integers(0, 40, rng.integers(0, 6)) if k % 4 in kinds] for _ in items]
+    row_of, rows = [], 0
+    for fs in merged:
+        row_of.append(list(range(rows, rows + len(fs))))
+        rows += len(fs)
+    lm_rows = {r for fs, rs in zip(merged, row_of) for f, r in zip(fs, rs) if f.evidence.get("proposal") == "lm"}
+    return Table(dataset, "dev", items, ["g"] * len(items), merged, [{} for _ in items], [{}] * rows, row_of, "h",
+                 lm_rows=lm_rows)  # fmt: skip
 
+
+def test_the_threshold_search_scores_as_the_datasets_scorers_do():
+    """``Grid`` (the threshold search's incremental count) gives each dataset's F1 and the budget's
+    count exactly as ``decided`` and the dataset's own ``score`` do, in any order of operating points."""
+    from mtqa.eval.datasets import DATASETS
+    from mtqa.eval.fit_decision import Grid, decided, score_rows
+
+    rng = np.random.default_rng(0)
     decision = FixedDecision(0.5)
     for dataset in ("ocr", "mt_qe_wordtags", "mt_mqm", "names"):
-        items = items_for(dataset, 30)
-        merged = [[finding(int(k)) for k in rng.integers(0, 40, rng.integers(0, 6))] for _ in items]
-        row_of, n = [], 0
-        for fs in merged:
-            row_of.append(list(range(n, n + len(fs))))
-            n += len(fs)
-        table = Table(dataset, "dev", items, ["g"] * len(items), merged, [{} for _ in items], [{}] * n, row_of, "h")
-        p = rng.random(n)
+        table = _random_table(dataset, rng)
+        items = table.items
+        p = rng.random(len(table.rows))
         ids = [i for i in range(len(items)) if i % 5]
         grid = Grid(decision, table, p, ids, DATASETS[dataset].f1_counts)
         budget = Grid(decision, table, p, ids, lambda item, fs: (int(bool(fs)),))
@@ -427,6 +437,73 @@ def test_the_threshold_search_scores_as_the_datasets_scorers_do():
             expected = score_rows(dataset, [items[i] for i in ids], found)["f1"]
             assert expected is not None and DATASETS[dataset].f1_of(grid(t, v, u)) == pytest.approx(expected, abs=1e-12)
             assert budget(t, v, u)[0] == sum(bool(fs) for fs in found)
+
+
+def test_the_fit_chooses_an_operating_point_without_the_lms_proposals_too():
+    """The best point within the budget overall, and the best among those that report none of the
+    LM's proposals: the point of a run in which nothing proposes them."""
+    from mtqa.eval.fit_decision import F1_DATASETS, choose_threshold
+
+    rng = np.random.default_rng(1)
+    tables = {name: _random_table(name, rng, 60) for name in (*F1_DATASETS, "demetr")}
+    oof = {name: rng.random(len(t.rows)) for name, t in tables.items()}
+    budget = tables["demetr"]  # on clean MT the LM's proposals are the likelier false alarms
+    oof["demetr"] *= np.array([0.8 if r in budget.lm_rows else 0.3 for r in range(len(budget.rows))])
+    for name in F1_DATASETS:  # the probabilities say something: the LM's proposals are sure
+        t = tables[name]
+        for item, fs, rs in zip(t.items, t.merged, t.row_of):
+            for f, r in zip(fs, rs):
+                on = any(g.start < f.end and f.start < g.end for g in item.gold)
+                if r in t.lm_rows:
+                    oof[name][r] = 0.99 if on else 0.05
+                else:
+                    oof[name][r] = 0.2 + 0.8 * oof[name][r] if on else oof[name][r]
+    best, alone, rows = choose_threshold(FixedDecision(0.5), tables, oof, (), None, None)
+
+    def argmax(candidates):
+        top = max(r["mean_f1"] for r in candidates)
+        return next(r for r in candidates if r["mean_f1"] > top - 1e-9)
+
+    ok = [r for r in rows if r["within_budget"]]
+    assert ok and any(r["lm_threshold"] is None for r in ok) and any(r["lm_threshold"] is not None for r in ok)
+    chosen, without = argmax(ok), argmax([r for r in ok if r["lm_threshold"] is None])
+    # (else the test could not tell the two points apart)
+    assert chosen["lm_threshold"] is not None and chosen["threshold"] != without["threshold"]
+    assert best == (chosen["threshold"], chosen["veto"], chosen["lm_threshold"])
+    assert alone == (without["threshold"], without["veto"])
+
+
+def test_a_run_without_the_lms_proposals_uses_the_point_fitted_without_them():
+    from mtqa.api import make_pipeline
+
+    raw = json.loads(MODEL.read_text())
+    d = Decision({**raw, "report_threshold": 0.6, "veto": {"families": ["gazetteer"], "threshold": 0.55},
+                  "proposal_thresholds": {"lm": 0.7}, "without_proposals": {"report_threshold": 0.65, "veto": 0.45}})  # fmt: skip
+    alone = d.without_proposals()
+    assert (alone.report_threshold, alone.veto_threshold, alone.proposal_thresholds) == (0.65, 0.45, {})
+    assert alone.model_hash == d.model_hash and (d.report_threshold, d.veto_threshold) == (0.6, 0.55)
+
+    class Checker:
+        def __init__(self, proposes):
+            self.proposes = proposes
+
+    combiner = Combiner(decision=d)
+    assert combiner.for_checkers([Checker(True), Checker(False)]) is combiner
+    signature = combiner.for_checkers([Checker(False)]).describe()
+    assert signature["decision_veto"] == ["gazetteer", 0.45] and "decision_proposals" not in signature
+    d.report_threshold, d.threshold_fixed = 0.3, True  # --decision-threshold holds at either point
+    assert d.without_proposals().report_threshold == 0.3
+    # the shipped model has both points, and the pipelines pick theirs
+    shipped = Decision.load()
+    assert ("without_proposals" in raw) == ("proposal_models" in raw)
+    default = make_pipeline(Settings()).combiner.decision
+    assert default.veto_threshold == shipped.veto_threshold
+    assert default.proposal_thresholds == shipped.proposal_thresholds
+    for settings in (Settings(use_lm=False), Settings(model="smollm2-135m")):
+        decision = make_pipeline(settings).combiner.decision
+        assert decision.veto_threshold == shipped.without_proposals().veto_threshold
+        assert decision.report_threshold == shipped.without_proposals().report_threshold
+        assert not decision.proposal_thresholds
 
 
 def test_the_lm_checker_proposes_for_the_model_the_decision_was_fitted_on():
