@@ -33,7 +33,7 @@ import numpy as np
 
 from ..calibration import data_hash as hash_of_data
 from ..calibration import family
-from ..combiner import LM_PROPOSALS, Combiner, is_candidate
+from ..combiner import LM_EVIDENCE_KEY, LM_PROPOSALS, Combiner, is_candidate
 from ..config import PROJECT_DIR
 from ..decision import KIND, VERSION, Decision, candidate_features, vectorize
 from ..document import Document
@@ -50,6 +50,13 @@ FIT_DATASETS = ("ocr", "names", "mt_mqm", "mt_qe_wordtags")
 F1_DATASETS = ("ocr", "names", "mt_mqm", "mt_qe_wordtags")  # the report threshold maximises their mean F1
 BUDGET_DATASET = "demetr"  # clean MT sentences (dev): the false-alarm budget
 LOADED = (*FIT_DATASETS, BUDGET_DATASET)
+# Its perturbation groups fitted on too (a record's perturbed and clean sentences share a fold).
+# None: its misspelled and char-removed words lifted clean MT's names that look like typos of common
+# words with them, and the budget then cost every dataset (python -m benchmarks.exp_typo_labels).
+TYPO_GROUPS: tuple[str, ...] = ()
+# Candidates over an LM proposal carry its numbers (``mtqa.combiner``): a model of their own reads them.
+LM_EVIDENCE = True
+LM_FEATURES = "ev:lm."  # the features of those numbers
 # The LM pass over DEMETR covers its clean sentences only: they are the false-alarm budget. Its
 # perturbed sentences get no LM proposals, so DEMETR detection with them is a lower bound.
 LM_PASS_GROUPS = {BUDGET_DATASET: ("clean", "clean:reference")}
@@ -129,6 +136,19 @@ class Table:
     dataset_hash: str = ""
     labels: list[tuple[int, int, bool]] = field(default_factory=list)  # (item, row, label), deduplicated
     lm_rows: set[int] = field(default_factory=set)  # rows of the LM's proposals (their own model)
+    lm_evidence_rows: set[int] = field(default_factory=set)  # candidates with a proposal's numbers (theirs)
+
+    def part(self, name: str) -> np.ndarray:
+        """Which rows each model decides: ``lm`` (the proposals), ``evidence`` (candidates with the
+        LM's numbers), ``main`` (the rest; it is also fitted on the evidence rows, without those
+        numbers, for runs without the LM)."""
+        lm = np.zeros(len(self.rows), dtype=bool)
+        lm[list(self.lm_rows)] = True
+        if name == "lm":
+            return lm
+        evidence = np.zeros(len(self.rows), dtype=bool)
+        evidence[list(self.lm_evidence_rows)] = True
+        return evidence if name == "evidence" else ~lm
 
 
 def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None) -> Table:
@@ -140,6 +160,7 @@ def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None
     rows: list[dict[str, float]] = []
     merged, row_of = [], []
     lm_rows: set[int] = set()
+    evidence_rows: set[int] = set()
     if lm_passes is not None:
         from ..checkers.lm import load_config
         from ..lm.wordstats import propose
@@ -159,12 +180,14 @@ def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None
             ids = list(range(len(rows), len(rows) + len(fs)))
             rows += [candidate_features(f, item.text) for f in fs]
             lm_rows.update(r for f, r in zip(fs, ids) if f.evidence.get("proposal") in LM_PROPOSALS)
+            evidence_rows.update(r for f, r in zip(fs, ids) if is_candidate(f) and "proposal" not in f.evidence
+                                 and LM_EVIDENCE_KEY in f.evidence)  # fmt: skip
             by_text[item.text] = (fs, ids)
         fs, ids = by_text[item.text]
         merged.append(fs)
         row_of.append(ids)
     table = Table(c.dataset, c.split, c.items, [source_of(c.dataset, it) for it in c.items], merged,
-                  c.by_checker, rows, row_of, c.dataset_hash, lm_rows=lm_rows)  # fmt: skip
+                  c.by_checker, rows, row_of, c.dataset_hash, lm_rows=lm_rows, lm_evidence_rows=evidence_rows)  # fmt: skip
     seen = set()
     for i, (item, fs) in enumerate(zip(c.items, merged)):
         for f, r in zip(fs, row_of[i]):
@@ -204,16 +227,16 @@ class Fitted:
     threshold_table: list[dict[str, Any]]
 
 
-def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), lm: bool = False):
-    """The labelled candidates (``lm``: the LM's proposals; else the others)."""
+def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), part: str = "main"):
+    """The labelled candidates of one model (``Table.part``)."""
     exclude = set(exclude)
     refs, y, groups, weights = [], [], [], []
-    for name in FIT_DATASETS:
-        if name not in tables:
-            continue
+    for name in _fitted(tables):
         t = tables[name]
+        mine = t.part(part)
         chosen = [(i, r, lab) for i, r, lab in t.labels
-                  if (name, t.sources[i]) not in exclude and (r in t.lm_rows) == lm]  # fmt: skip
+                  if (name, t.sources[i]) not in exclude and mine[r]
+                  and (name != BUDGET_DATASET or t.items[i].group in TYPO_GROUPS)]  # fmt: skip
         if not chosen:
             continue
         w = 1.0 / len(chosen)  # every dataset weighs the same, whatever its size
@@ -224,6 +247,11 @@ def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]
             weights.append(w)
     w = np.asarray(weights)
     return refs, np.asarray(y, dtype=int), groups, w * len(w) / w.sum()
+
+
+def _fitted(tables: Mapping[str, Table]) -> list[str]:
+    """The datasets of ``tables`` that labels are fitted on (DEMETR for its typos)."""
+    return [n for n in (*FIT_DATASETS, *((BUDGET_DATASET,) if TYPO_GROUPS else ())) if n in tables]
 
 
 def _select_features(rows: Sequence[Mapping[str, float]]) -> list[str]:
@@ -277,14 +305,15 @@ def _fit_model(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: list[str],
     return clf, (a, b), baseline, trees, depth, inner
 
 
-def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], lm: bool):
-    """One model (trees, sigmoid) over the other candidates or over the LM's proposals, and its
-    out-of-fold probability for each of that part's rows of the fitting data (NaN elsewhere)."""
-    refs, y, groups, w = _training_set(tables, exclude, lm)
+def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], part: str = "main"):
+    """One model (trees, sigmoid) over one part of the candidates (``Table.part``), and its
+    out-of-fold probability for each of that part's rows of the fitting data (NaN elsewhere). The
+    main model reads no LM number: it is the model of a run without the LM too."""
+    refs, y, groups, w = _training_set(tables, exclude, part)
     if len(set(y.tolist())) < 2:
         raise ValueError("the decision needs both real errors and false alarms among the candidates")
     rows = [tables[name].rows[r] for name, r in refs]
-    features = _select_features(rows)
+    features = [f for f in _select_features(rows) if part != "main" or not f.startswith(LM_FEATURES)]
     x = vectorize(rows, features)
     clf, (a, b), baseline, trees, depth, inner = _fit_model(x, y, w, features, groups)
     raw = {"kind": KIND, "version": VERSION, "features": features, "baseline": baseline,
@@ -297,25 +326,23 @@ def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], l
     # Out-of-fold probabilities for every candidate of the fitting data (labelled or not): each
     # record's candidates are scored by the inner model that did not see that record.
     oof: dict[str, np.ndarray] = {}
-    for name, t in tables.items():
-        if name not in FIT_DATASETS:
-            continue
-        mine = np.array([(r in t.lm_rows) == lm for r in range(len(t.rows))], dtype=bool)
-        part = np.full(len(t.rows), -1)
+    for name in _fitted(tables):
+        t = tables[name]
+        fold = np.full(len(t.rows), -1)
         for item, rs in zip(t.items, t.row_of):
-            part[rs] = int(hash_fraction(f"decision-fold:{name}|{item.record}") * INNER_FOLDS)
-        part[~mine] = -1
+            fold[rs] = int(hash_fraction(f"decision-fold:{name}|{item.record}") * INNER_FOLDS)
+        fold[~t.part(part)] = -1
         xr = vectorize(t.rows, features)
         score = np.full(len(t.rows), np.nan)
         for j, clf_j in enumerate(inner):
-            if (part == j).any():
-                score[part == j] = clf_j.decision_function(xr[part == j])
+            if (fold == j).any():
+                score[fold == j] = clf_j.decision_function(xr[fold == j])
         if model._damage:  # the same guarantee as at run time: OCR damage never lowers it
             clean = xr.copy()
             clean[:, model._damage] = 0.0
             for j, clf_j in enumerate(inner):
-                if (part == j).any():
-                    score[part == j] = np.maximum(score[part == j], clf_j.decision_function(clean[part == j]))
+                if (fold == j).any():
+                    score[fold == j] = np.maximum(score[fold == j], clf_j.decision_function(clean[fold == j]))
         oof[name] = 1.0 / (1.0 + np.exp(np.clip(a * score + b, -35, 35)))
     return raw, oof
 
@@ -326,20 +353,28 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     """Fit on the labelled candidates of ``tables`` (less ``exclude``), choose the report threshold.
     The LM's proposals, where the tables have them, get a model of their own: the other candidates'
     model is then the same as without them."""
-    raw, oof = _fit_part(tables, exclude, lm=False)
+    raw, oof = _fit_part(tables, exclude)
     if any(t.lm_rows for name, t in tables.items() if name in FIT_DATASETS):
         from ..config import Settings
         from ..lm.cards import load_card
 
-        sub, sub_oof = _fit_part(tables, exclude, lm=True)
-        sub["fitted_on"]["lm_model"] = load_card(Settings().model).name  # the pass's numbers are this model's own
+        lm_model = load_card(Settings().model).name  # the pass's numbers are this model's own
+        sub, sub_oof = _fit_part(tables, exclude, "lm")
+        sub["fitted_on"]["lm_model"] = lm_model
         raw["proposal_models"] = {"lm": sub}
         oof = {name: np.where(np.isnan(p), sub_oof[name], p) for name, p in oof.items()}
+        if LM_EVIDENCE and any(t.lm_evidence_rows for name, t in tables.items() if name in FIT_DATASETS):
+            sub, sub_oof = _fit_part(tables, exclude, "evidence")
+            sub["fitted_on"]["lm_model"] = lm_model
+            raw["lm_evidence_model"] = sub
+            main_oof = oof  # what a run without the LM's numbers reads for every candidate
+            oof = {name: np.where(np.isnan(sub_oof[name]), p, sub_oof[name]) for name, p in oof.items()}
     parts = []
-    for name, t in tables.items():
-        if name in FIT_DATASETS:
-            ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)})
-            parts.append((name, t.dataset_hash, ids))
+    for name in _fitted(tables):
+        t = tables[name]
+        ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)
+                      and (name != BUDGET_DATASET or t.items[i].group in TYPO_GROUPS)})  # fmt: skip
+        parts.append((name, t.dataset_hash, ids))
     raw.update({"data_hash": hash_of_data(parts), "report_threshold": 0.5,
                 "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}})  # fmt: skip
     raw["fitted_on"].update({**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),
@@ -349,6 +384,9 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     decision = Decision(raw)
     (threshold, veto, lm_threshold), (alone, alone_veto), table = choose_threshold(decision, tables, oof, exclude,
                                                                                  budget, fixture, names)  # fmt: skip
+    if decision.lm_evidence_model is not None:  # without the LM the main model reads every candidate
+        _, (alone, alone_veto), _ = choose_threshold(decision.without_proposals(), tables, main_oof, exclude, budget,
+                                                     fixture, names, proposals=False)  # fmt: skip
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
     if math.isfinite(lm_threshold):
@@ -365,8 +403,10 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
 def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None = None) -> np.ndarray:
     ids = list(range(len(table.rows)) if rows is None else rows)
     out = np.zeros(len(ids))  # (a decision fitted without the LM's proposals never reports them)
-    for lm, model in ((False, decision), (True, decision.proposal_models.get("lm"))):
-        mine = [k for k, r in enumerate(ids) if (r in table.lm_rows) == lm]
+    evidence = decision.lm_evidence_model
+    for part, model in (("main", decision), ("lm", decision.proposal_models.get("lm")), ("evidence", evidence)):
+        mine = table.part(part)
+        mine = [k for k, r in enumerate(ids) if mine[r]]
         if mine and model is not None:
             out[mine] = model.probability(vectorize([table.rows[ids[k]] for k in mine], model.features))
     return out
@@ -384,7 +424,7 @@ def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
 
     def reported(f: Finding, r: int) -> bool:
         if is_candidate(f):
-            return p[r] >= _threshold(f, threshold, lm_t)
+            return p[r] >= (lm_t if decision.at_lm_point(f) else threshold)
         return not decision.vetoes(f, veto)
 
     return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]
@@ -404,7 +444,7 @@ class Grid:
         self.bounds = np.cumsum([0] + [len(table.merged[i]) for i in ids])
         self.item_of = np.repeat(np.arange(len(self.items)), np.diff(self.bounds))
         self.candidate = np.array([is_candidate(f) for f in self.findings], dtype=bool)
-        self.lm = np.array([f.evidence.get("proposal") in LM_PROPOSALS for f in self.findings], dtype=bool)
+        self.lm = np.array([decision.at_lm_point(f) for f in self.findings], dtype=bool)
         self.p = np.asarray(p, dtype=float)[rows]
         self.veto_p = np.array([_veto_probability(decision, f) for f in self.findings], dtype=float)
         self.mask: np.ndarray | None = None
@@ -474,16 +514,11 @@ def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding
                    lm_threshold: float = math.inf) -> int:  # fmt: skip
     """Candidates the decision would report in the clean fixture (what the news profile keeps there
     is the other checkers' tests' business)."""
-    return sum(p >= _threshold(f, threshold, lm_threshold) for f, p in _fixture_probabilities(decision, fixture))
+    return sum(p >= (lm_threshold if decision.at_lm_point(f) else threshold) for f, p in _fixture_probabilities(decision, fixture))
 
 
 def _fixture_probabilities(decision: Decision, fixture: Sequence[tuple[str, list[Finding]]]) -> list[tuple[Finding, float]]:
     return [(f, decision.apply(f, text)) for text, fs in fixture for f in fs if is_candidate(f)]
-
-
-def _threshold(candidate: Finding, threshold: float, lm_threshold: float) -> float:
-    """What ``Decision.threshold_for`` gives, at the operating point being tried."""
-    return lm_threshold if candidate.evidence.get("proposal") in LM_PROPOSALS else threshold
 
 
 def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
@@ -528,7 +563,7 @@ def budget_upper(flagged: int, n: int) -> float:
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
                      exclude: Iterable[tuple[str, str]], budget: Table | None,
                      fixture: Sequence[tuple[str, list[Finding]]] | None,
-                     names: Sequence[tuple[bool, Sequence[float]]] | None = None,
+                     names: Sequence[tuple[bool, Sequence[float]]] | None = None, proposals: bool = True,
                      ) -> tuple[tuple[float, float, float], tuple[float, float], list[dict[str, Any]]]:  # fmt: skip
     """The report threshold, the names operating point and the LM's proposals' threshold with the best
     mean dev F1 within the limits; the best report threshold and names point without the proposals
@@ -542,9 +577,10 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     if budget is not None and budget_p is None:
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
-    lm_grid = LM_THRESHOLDS if any(t.lm_rows for t in tables.values()) else (math.inf,)
+    lm_grid = LM_THRESHOLDS if proposals and any(t.lm_rows for t in tables.values()) else (math.inf,)
     fixture_p = _fixture_probabilities(decision, fixture) if fixture is not None else []
-    fixture_counts = {(t, u): sum(p >= _threshold(f, t, u) for f, p in fixture_p) for t in THRESHOLDS for u in lm_grid}
+    fixture_counts = {(t, u): sum(p >= (u if decision.at_lm_point(f) else t) for f, p in fixture_p)
+                      for t in THRESHOLDS for u in lm_grid}  # fmt: skip
     grids = {name: Grid(decision, tables[name], oof[name], ids, DATASETS[name].f1_counts) for name, ids in keep.items()}
     if budget is not None:
         flagged_in = Grid(decision, budget, budget_p, clean, lambda item, fs: (int(bool(fs)),))
@@ -651,7 +687,7 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
         t = tables[name]
         rows.append({"dataset": f"{name} (dev, out-of-fold)", **_flat(compare(t, range(len(t.items)), d, fitted.oof[name], d.report_threshold))})
     budget = tables[BUDGET_DATASET]
-    demetr = compare(budget, range(len(budget.items)), d, probabilities(d, budget), d.report_threshold)
+    demetr = compare(budget, range(len(budget.items)), d, _dev_probabilities(fitted, budget), d.report_threshold)
     path = Path(output) if output else PROJECT_DIR / "models" / "decision.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(d.raw, separators=(",", ":")) + "\n", encoding="utf-8")
@@ -660,6 +696,18 @@ def fit_decision(limit: Mapping[str, int | None] | None = None, output: str | Pa
             "veto_threshold": d.veto_threshold, "veto_families": list(d.veto_families),
             "without_proposals": d.without or None, "features": d.features, "threshold_table": fitted.threshold_table, "dev_rows": rows,
             "demetr_dev": demetr, "n_candidates": d.fitted_on["n_candidates"]}  # fmt: skip
+
+
+def _dev_probabilities(fitted: Fitted, table: Table) -> np.ndarray:
+    """Out-of-fold where the model was fitted on the table (DEMETR's typos), else the model's own."""
+    p = fitted.oof.get(table.dataset)
+    return p if p is not None else probabilities(fitted.decision, table)
+
+
+def detection_by_type(table: Table, found: Sequence[Sequence[Finding]]) -> dict[str, float | None]:
+    """DEMETR: the share of each perturbation's sentences with a finding on the change (clean: any)."""
+    rows = DATASETS[table.dataset].score(table.items, found).rows
+    return {r["type"]: r["detection_rate"] if r["detection_rate"] is not None else r["any_finding_rate"] for r in rows}
 
 
 def _point(d: Decision) -> str:
@@ -709,8 +757,9 @@ def cross_source(splits: Sequence[str] = ("dev",), limit: Mapping[str, int | Non
             res["rows"].append({"row": label, **_flat(scores)})
             res["details"][label] = scores
         t = scored[split][BUDGET_DATASET]
-        p = probabilities(d, t)
+        p = _dev_probabilities(full, t) if split == "dev" else probabilities(d, t)
         res["demetr"] = compare(t, range(len(t.items)), d, p, d.report_threshold)
+        res["demetr_by_type"] = detection_by_type(t, decided(d, t, p, d.report_threshold))
         res["learned_beats_languagetool"] = {r["row"]: (r[LEARNED] or 0.0) > (r["LanguageTool rules alone"] or 0.0)
                                              for r in res["rows"]}  # fmt: skip
         res.update(report_threshold=d.report_threshold, veto_threshold=d.veto_threshold, data_hash=d.data_hash,

@@ -241,8 +241,10 @@ class FixedDecision:
         self.p, self.veto_threshold, self.veto_families = p, veto, ("gazetteer",)
         self.proposal_thresholds = proposal_thresholds or {}
 
+    lm_evidence_model = None
     vetoes = Decision.vetoes
     threshold_for = Decision.threshold_for
+    at_lm_point = Decision.at_lm_point
 
     def calibrate(self, finding, text=""):
         return replace(finding, confidence=self.p)
@@ -372,6 +374,18 @@ def test_the_lm_proposals_are_scored_by_their_own_model():
     assert both.apply(lm, text) != pytest.approx(Decision(raw).apply(lm, text))
     assert both.calibrate(lm, text).confidence == pytest.approx(round(Decision(sub).apply(lm, text), 4))
     assert both.threshold_for(lm) == 0.5 and both.threshold_for(other) == both.report_threshold
+    # a candidate that carries an LM proposal's numbers: the model for those, where there is one
+    ev = {**raw, "sigmoid": {"a": raw["sigmoid"]["a"], "b": raw["sigmoid"]["b"] + 2.0}}
+    three = Decision({**raw, "proposal_models": {"lm": sub}, "lm_evidence_model": ev, "proposal_thresholds": {"lm": 0.5}})
+    seen = replace(other, evidence={**other.evidence, "lm": {"bits": 12.0, "entropy_first": 2.0}})
+    assert three.apply(seen, text) == pytest.approx(Decision(ev).apply(seen, text))
+    assert three.apply(seen, text) != pytest.approx(Decision(raw).apply(seen, text))
+    assert three.apply(other, text) == pytest.approx(Decision(raw).apply(other, text))
+    assert both.apply(seen, text) == pytest.approx(Decision(raw).apply(seen, text))  # none: the main model
+    assert three.without_proposals().apply(seen, text) == pytest.approx(Decision(raw).apply(seen, text))
+    # ... at the LM's operating point (without the LM: the main model at the report threshold)
+    assert three.threshold_for(seen) == 0.5 and three.threshold_for(other) == three.report_threshold
+    assert three.without_proposals().threshold_for(seen) == three.report_threshold
 
 
 def _random_table(dataset: str, rng: np.random.Generator, n: int = 30) -> Table:
