@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Sequence
@@ -22,7 +22,6 @@ PROPOSAL_KEY = "proposal"
 # anything (a word another signal covers is that signal's candidate), and the decision reports them
 # at an operating point of their own.
 LM_PROPOSALS = ("lm",)
-LM_EVIDENCE_KEY = "lm"  # a proposal's numbers (mtqa.lm.wordstats); on a candidate: the word it covers
 
 
 def is_candidate(finding: Finding) -> bool:
@@ -55,25 +54,24 @@ def _noisy_or(confidences: Sequence[float]) -> float:
     return 1.0 - miss
 
 
-def _lm_numbers_to_candidates(findings: Sequence[Finding]) -> list[Finding]:
-    """The LM's proposals that another finding overlaps are dropped; a candidate over one carries its
-    numbers (``evidence.lm``, the most surprising word's), which the decision reads with its own
-    model for such candidates."""
-    proposed = sorted((f for f in findings if f.evidence.get(PROPOSAL_KEY) in LM_PROPOSALS), key=lambda f: f.start)
+def _without_covered_lm_proposals(findings: Sequence[Finding]) -> list[Finding]:
+    proposed = [f for f in findings if f.evidence.get(PROPOSAL_KEY) in LM_PROPOSALS]
     if not proposed:
         return list(findings)
-    others = [f for f in findings if f.evidence.get(PROPOSAL_KEY) not in LM_PROPOSALS]
-    starts, ends = [p.start for p in proposed], [p.end for p in proposed]  # words: no two overlap
-    covered: set[int] = set()
-    out = []
+    others = sorted((f for f in findings if f.evidence.get(PROPOSAL_KEY) not in LM_PROPOSALS),
+                    key=lambda f: f.start)  # fmt: skip
+    starts = [f.start for f in others]
+    reach = 0  # the furthest end among the findings starting before each one (bisect on starts)
+    ends = []
     for f in others:
-        lo, hi = bisect_right(ends, f.start), bisect_left(starts, f.end)  # the proposals f overlaps
-        covered.update(range(lo, hi))
-        if lo < hi and is_candidate(f) and LM_EVIDENCE_KEY not in f.evidence:
-            numbers = max((proposed[k].evidence.get("lm") or {} for k in range(lo, hi)), key=lambda n: n.get("bits_max", 0.0))
-            f = replace(f, evidence={**f.evidence, LM_EVIDENCE_KEY: dict(numbers)})
-        out.append(f)
-    return out + [p for k, p in enumerate(proposed) if k not in covered]
+        reach = max(reach, f.end)
+        ends.append(reach)
+
+    def covered(p: Finding) -> bool:
+        k = bisect_left(starts, p.end)  # others starting before the proposal ends
+        return k > 0 and ends[k - 1] > p.start
+
+    return others + [f for f in proposed if not covered(f)]
 
 
 @dataclass
@@ -136,8 +134,8 @@ class Combiner:
 
     def merge(self, findings: Sequence[Finding], text: str = "") -> list[Finding]:
         """Overlapping findings merged, with the document's context; nothing decided or dropped but
-        the LM's proposals that another finding overlaps (a candidate there carries their numbers)."""
-        findings = _lm_numbers_to_candidates(findings)
+        the LM's proposals that another finding overlaps."""
+        findings = _without_covered_lm_proposals(findings)
         ordered = sorted(findings, key=lambda f: (f.start, f.end))
         groups: list[list[Finding]] = []
         for finding in ordered:

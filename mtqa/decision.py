@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .calibration import _numbers, _slog, family
-from .combiner import LM_EVIDENCE_KEY, LM_PROPOSALS
+from .combiner import LM_PROPOSALS
 from .config import models_dir
 from .findings import Finding
 
@@ -263,9 +263,6 @@ class Decision:
         self.proposal_thresholds: dict[str, float] = {k: float(v) for k, v in (raw.get("proposal_thresholds") or {}).items()}
         # ... and a model of their own, so that the other candidates' model is the one fitted without them
         self.proposal_models: dict[str, Decision] = {k: Decision(v) for k, v in (raw.get("proposal_models") or {}).items()}
-        # ... and one for the candidates that carry the numbers of an LM proposal they cover: the LM's
-        # view of the word (a name where anything could stand, or a typo of what it expected)
-        self.lm_evidence_model: Decision | None = Decision(raw["lm_evidence_model"]) if raw.get("lm_evidence_model") else None
         # Without the LM's proposals (no LM, or a model they were not fitted for) the candidates are
         # fewer, and the fit chose the operating point for that run too.
         self.without: dict[str, Any] = dict(raw.get("without_proposals") or {})
@@ -297,7 +294,7 @@ class Decision:
         """The decision for a run in which nothing proposes the LM's words: the operating point the
         fit chose without them (the same model)."""
         out = copy.copy(self)
-        out.proposal_thresholds, out.lm_evidence_model = {}, None
+        out.proposal_thresholds = {}
         if not self.threshold_fixed:
             out.report_threshold = float(self.without.get("report_threshold", self.report_threshold))
         out.veto_threshold = float(self.without.get("veto", self.veto_threshold))
@@ -340,12 +337,7 @@ class Decision:
         return vectorize([candidate_features(finding, text)], self.features)[0]
 
     def _model_for(self, finding: Finding) -> "Decision":
-        kind = finding.evidence.get("proposal")
-        if kind is not None:
-            return self.proposal_models.get(kind, self)
-        if self.lm_evidence_model is not None and LM_EVIDENCE_KEY in finding.evidence:
-            return self.lm_evidence_model
-        return self
+        return self.proposal_models.get(finding.evidence.get("proposal"), self)
 
     def apply(self, finding: Finding, text: str = "") -> float:
         """Probability that the candidate is a real error."""
@@ -368,17 +360,10 @@ class Decision:
     def threshold_for(self, finding: Finding) -> float:
         """The probability a candidate must reach to be reported. A proposal of a kind the model was
         not fitted with is never reported (inf)."""
-        if self.at_lm_point(finding):
-            return self.proposal_thresholds.get("lm", math.inf)
-        return self.report_threshold
-
-    def at_lm_point(self, finding: Finding) -> bool:
-        """The LM's proposals, and the candidates this decision reads with the LM's numbers: decided
-        at the LM's operating point (they are the ones that flag clean MT's names)."""
         kind = finding.evidence.get("proposal")
-        if kind is not None:
-            return kind in LM_PROPOSALS
-        return self.lm_evidence_model is not None and LM_EVIDENCE_KEY in finding.evidence
+        if kind in LM_PROPOSALS:
+            return self.proposal_thresholds.get(kind, math.inf)
+        return self.report_threshold
 
     def vetoes(self, finding: Finding, threshold: float | None = None) -> bool:
         """Whether a finding of a vetoed family falls below the operating point (its checker's own

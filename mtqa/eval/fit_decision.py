@@ -33,7 +33,7 @@ import numpy as np
 
 from ..calibration import data_hash as hash_of_data
 from ..calibration import family
-from ..combiner import LM_EVIDENCE_KEY, LM_PROPOSALS, Combiner, is_candidate
+from ..combiner import LM_PROPOSALS, Combiner, is_candidate
 from ..config import PROJECT_DIR
 from ..decision import KIND, VERSION, Decision, candidate_features, vectorize
 from ..document import Document
@@ -54,9 +54,6 @@ LOADED = (*FIT_DATASETS, BUDGET_DATASET)
 # None: its misspelled and char-removed words lifted clean MT's names that look like typos of common
 # words with them, and the budget then cost every dataset (python -m benchmarks.exp_typo_labels).
 TYPO_GROUPS: tuple[str, ...] = ()
-# Candidates over an LM proposal carry its numbers (``mtqa.combiner``): a model of their own reads them.
-LM_EVIDENCE = True
-LM_FEATURES = "ev:lm."  # the features of those numbers
 # The LM pass over DEMETR covers its clean sentences only: they are the false-alarm budget. Its
 # perturbed sentences get no LM proposals, so DEMETR detection with them is a lower bound.
 LM_PASS_GROUPS = {BUDGET_DATASET: ("clean", "clean:reference")}
@@ -136,19 +133,6 @@ class Table:
     dataset_hash: str = ""
     labels: list[tuple[int, int, bool]] = field(default_factory=list)  # (item, row, label), deduplicated
     lm_rows: set[int] = field(default_factory=set)  # rows of the LM's proposals (their own model)
-    lm_evidence_rows: set[int] = field(default_factory=set)  # candidates with a proposal's numbers (theirs)
-
-    def part(self, name: str) -> np.ndarray:
-        """Which rows each model decides: ``lm`` (the proposals), ``evidence`` (candidates with the
-        LM's numbers), ``main`` (the rest; it is also fitted on the evidence rows, without those
-        numbers, for runs without the LM)."""
-        lm = np.zeros(len(self.rows), dtype=bool)
-        lm[list(self.lm_rows)] = True
-        if name == "lm":
-            return lm
-        evidence = np.zeros(len(self.rows), dtype=bool)
-        evidence[list(self.lm_evidence_rows)] = True
-        return evidence if name == "evidence" else ~lm
 
 
 def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None) -> Table:
@@ -160,7 +144,6 @@ def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None
     rows: list[dict[str, float]] = []
     merged, row_of = [], []
     lm_rows: set[int] = set()
-    evidence_rows: set[int] = set()
     if lm_passes is not None:
         from ..checkers.lm import load_config
         from ..lm.wordstats import propose
@@ -180,14 +163,12 @@ def build_table(c: Candidates, lm_passes: Mapping[str, np.ndarray] | None = None
             ids = list(range(len(rows), len(rows) + len(fs)))
             rows += [candidate_features(f, item.text) for f in fs]
             lm_rows.update(r for f, r in zip(fs, ids) if f.evidence.get("proposal") in LM_PROPOSALS)
-            evidence_rows.update(r for f, r in zip(fs, ids) if is_candidate(f) and "proposal" not in f.evidence
-                                 and LM_EVIDENCE_KEY in f.evidence)  # fmt: skip
             by_text[item.text] = (fs, ids)
         fs, ids = by_text[item.text]
         merged.append(fs)
         row_of.append(ids)
     table = Table(c.dataset, c.split, c.items, [source_of(c.dataset, it) for it in c.items], merged,
-                  c.by_checker, rows, row_of, c.dataset_hash, lm_rows=lm_rows, lm_evidence_rows=evidence_rows)  # fmt: skip
+                  c.by_checker, rows, row_of, c.dataset_hash, lm_rows=lm_rows)  # fmt: skip
     seen = set()
     for i, (item, fs) in enumerate(zip(c.items, merged)):
         for f, r in zip(fs, row_of[i]):
@@ -227,16 +208,14 @@ class Fitted:
     threshold_table: list[dict[str, Any]]
 
 
-def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), part: str = "main"):
-    """The labelled candidates of one model (``Table.part``)."""
+def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), lm: bool = False):
+    """The labelled candidates (``lm``: the LM's proposals; else the others)."""
     exclude = set(exclude)
     refs, y, groups, weights = [], [], [], []
     for name in _fitted(tables):
         t = tables[name]
-        mine = t.part(part)
         chosen = [(i, r, lab) for i, r, lab in t.labels
-                  if (name, t.sources[i]) not in exclude and mine[r]
-                  and (name != BUDGET_DATASET or t.items[i].group in TYPO_GROUPS)]  # fmt: skip
+                  if (name, t.sources[i]) not in exclude and (r in t.lm_rows) == lm and _fits(name, t.items[i])]  # fmt: skip
         if not chosen:
             continue
         w = 1.0 / len(chosen)  # every dataset weighs the same, whatever its size
@@ -250,8 +229,12 @@ def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]
 
 
 def _fitted(tables: Mapping[str, Table]) -> list[str]:
-    """The datasets of ``tables`` that labels are fitted on (DEMETR for its typos)."""
+    """The datasets of ``tables`` that labels are fitted on (DEMETR only for ``TYPO_GROUPS``)."""
     return [n for n in (*FIT_DATASETS, *((BUDGET_DATASET,) if TYPO_GROUPS else ())) if n in tables]
+
+
+def _fits(dataset: str, item: EvalItem) -> bool:
+    return dataset != BUDGET_DATASET or item.group in TYPO_GROUPS
 
 
 def _select_features(rows: Sequence[Mapping[str, float]]) -> list[str]:
@@ -305,15 +288,14 @@ def _fit_model(x: np.ndarray, y: np.ndarray, w: np.ndarray, features: list[str],
     return clf, (a, b), baseline, trees, depth, inner
 
 
-def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], part: str = "main"):
-    """One model (trees, sigmoid) over one part of the candidates (``Table.part``), and its
-    out-of-fold probability for each of that part's rows of the fitting data (NaN elsewhere). The
-    main model reads no LM number: it is the model of a run without the LM too."""
-    refs, y, groups, w = _training_set(tables, exclude, part)
+def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], lm: bool):
+    """One model (trees, sigmoid) over the other candidates or over the LM's proposals, and its
+    out-of-fold probability for each of that part's rows of the fitting data (NaN elsewhere)."""
+    refs, y, groups, w = _training_set(tables, exclude, lm)
     if len(set(y.tolist())) < 2:
         raise ValueError("the decision needs both real errors and false alarms among the candidates")
     rows = [tables[name].rows[r] for name, r in refs]
-    features = [f for f in _select_features(rows) if part != "main" or not f.startswith(LM_FEATURES)]
+    features = _select_features(rows)
     x = vectorize(rows, features)
     clf, (a, b), baseline, trees, depth, inner = _fit_model(x, y, w, features, groups)
     raw = {"kind": KIND, "version": VERSION, "features": features, "baseline": baseline,
@@ -328,21 +310,22 @@ def _fit_part(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]], p
     oof: dict[str, np.ndarray] = {}
     for name in _fitted(tables):
         t = tables[name]
-        fold = np.full(len(t.rows), -1)
+        mine = np.array([(r in t.lm_rows) == lm for r in range(len(t.rows))], dtype=bool)
+        part = np.full(len(t.rows), -1)
         for item, rs in zip(t.items, t.row_of):
-            fold[rs] = int(hash_fraction(f"decision-fold:{name}|{item.record}") * INNER_FOLDS)
-        fold[~t.part(part)] = -1
+            part[rs] = int(hash_fraction(f"decision-fold:{name}|{item.record}") * INNER_FOLDS)
+        part[~mine] = -1
         xr = vectorize(t.rows, features)
         score = np.full(len(t.rows), np.nan)
         for j, clf_j in enumerate(inner):
-            if (fold == j).any():
-                score[fold == j] = clf_j.decision_function(xr[fold == j])
+            if (part == j).any():
+                score[part == j] = clf_j.decision_function(xr[part == j])
         if model._damage:  # the same guarantee as at run time: OCR damage never lowers it
             clean = xr.copy()
             clean[:, model._damage] = 0.0
             for j, clf_j in enumerate(inner):
-                if (fold == j).any():
-                    score[fold == j] = np.maximum(score[fold == j], clf_j.decision_function(clean[fold == j]))
+                if (part == j).any():
+                    score[part == j] = np.maximum(score[part == j], clf_j.decision_function(clean[part == j]))
         oof[name] = 1.0 / (1.0 + np.exp(np.clip(a * score + b, -35, 35)))
     return raw, oof
 
@@ -353,27 +336,20 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     """Fit on the labelled candidates of ``tables`` (less ``exclude``), choose the report threshold.
     The LM's proposals, where the tables have them, get a model of their own: the other candidates'
     model is then the same as without them."""
-    raw, oof = _fit_part(tables, exclude)
+    raw, oof = _fit_part(tables, exclude, lm=False)
     if any(t.lm_rows for name, t in tables.items() if name in FIT_DATASETS):
         from ..config import Settings
         from ..lm.cards import load_card
 
-        lm_model = load_card(Settings().model).name  # the pass's numbers are this model's own
-        sub, sub_oof = _fit_part(tables, exclude, "lm")
-        sub["fitted_on"]["lm_model"] = lm_model
+        sub, sub_oof = _fit_part(tables, exclude, lm=True)
+        sub["fitted_on"]["lm_model"] = load_card(Settings().model).name  # the pass's numbers are this model's own
         raw["proposal_models"] = {"lm": sub}
         oof = {name: np.where(np.isnan(p), sub_oof[name], p) for name, p in oof.items()}
-        if LM_EVIDENCE and any(t.lm_evidence_rows for name, t in tables.items() if name in FIT_DATASETS):
-            sub, sub_oof = _fit_part(tables, exclude, "evidence")
-            sub["fitted_on"]["lm_model"] = lm_model
-            raw["lm_evidence_model"] = sub
-            main_oof = oof  # what a run without the LM's numbers reads for every candidate
-            oof = {name: np.where(np.isnan(sub_oof[name]), p, sub_oof[name]) for name, p in oof.items()}
     parts = []
     for name in _fitted(tables):
         t = tables[name]
-        ids = sorted({t.items[i].id for i, _, _ in t.labels if (name, t.sources[i]) not in set(exclude)
-                      and (name != BUDGET_DATASET or t.items[i].group in TYPO_GROUPS)})  # fmt: skip
+        ids = sorted({t.items[i].id for i, _, _ in t.labels
+                      if (name, t.sources[i]) not in set(exclude) and _fits(name, t.items[i])})  # fmt: skip
         parts.append((name, t.dataset_hash, ids))
     raw.update({"data_hash": hash_of_data(parts), "report_threshold": 0.5,
                 "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}})  # fmt: skip
@@ -384,9 +360,6 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
     decision = Decision(raw)
     (threshold, veto, lm_threshold), (alone, alone_veto), table = choose_threshold(decision, tables, oof, exclude,
                                                                                  budget, fixture, names)  # fmt: skip
-    if decision.lm_evidence_model is not None:  # without the LM the main model reads every candidate
-        _, (alone, alone_veto), _ = choose_threshold(decision.without_proposals(), tables, main_oof, exclude, budget,
-                                                     fixture, names, proposals=False)  # fmt: skip
     decision.report_threshold = threshold
     decision.raw["report_threshold"] = threshold
     if math.isfinite(lm_threshold):
@@ -403,10 +376,8 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
 def probabilities(decision: Decision, table: Table, rows: Sequence[int] | None = None) -> np.ndarray:
     ids = list(range(len(table.rows)) if rows is None else rows)
     out = np.zeros(len(ids))  # (a decision fitted without the LM's proposals never reports them)
-    evidence = decision.lm_evidence_model
-    for part, model in (("main", decision), ("lm", decision.proposal_models.get("lm")), ("evidence", evidence)):
-        mine = table.part(part)
-        mine = [k for k, r in enumerate(ids) if mine[r]]
+    for lm, model in ((False, decision), (True, decision.proposal_models.get("lm"))):
+        mine = [k for k, r in enumerate(ids) if (r in table.lm_rows) == lm]
         if mine and model is not None:
             out[mine] = model.probability(vectorize([table.rows[ids[k]] for k in mine], model.features))
     return out
@@ -424,7 +395,7 @@ def decided(decision: Decision, table: Table, p: np.ndarray, threshold: float,
 
     def reported(f: Finding, r: int) -> bool:
         if is_candidate(f):
-            return p[r] >= (lm_t if decision.at_lm_point(f) else threshold)
+            return p[r] >= _threshold(f, threshold, lm_t)
         return not decision.vetoes(f, veto)
 
     return [[f for f, r in zip(table.merged[i], table.row_of[i]) if reported(f, r)] for i in items]
@@ -444,7 +415,7 @@ class Grid:
         self.bounds = np.cumsum([0] + [len(table.merged[i]) for i in ids])
         self.item_of = np.repeat(np.arange(len(self.items)), np.diff(self.bounds))
         self.candidate = np.array([is_candidate(f) for f in self.findings], dtype=bool)
-        self.lm = np.array([decision.at_lm_point(f) for f in self.findings], dtype=bool)
+        self.lm = np.array([f.evidence.get("proposal") in LM_PROPOSALS for f in self.findings], dtype=bool)
         self.p = np.asarray(p, dtype=float)[rows]
         self.veto_p = np.array([_veto_probability(decision, f) for f in self.findings], dtype=float)
         self.mask: np.ndarray | None = None
@@ -514,11 +485,16 @@ def fixture_alarms(decision: Decision, fixture: Sequence[tuple[str, list[Finding
                    lm_threshold: float = math.inf) -> int:  # fmt: skip
     """Candidates the decision would report in the clean fixture (what the news profile keeps there
     is the other checkers' tests' business)."""
-    return sum(p >= (lm_threshold if decision.at_lm_point(f) else threshold) for f, p in _fixture_probabilities(decision, fixture))
+    return sum(p >= _threshold(f, threshold, lm_threshold) for f, p in _fixture_probabilities(decision, fixture))
 
 
 def _fixture_probabilities(decision: Decision, fixture: Sequence[tuple[str, list[Finding]]]) -> list[tuple[Finding, float]]:
     return [(f, decision.apply(f, text)) for text, fs in fixture for f in fs if is_candidate(f)]
+
+
+def _threshold(candidate: Finding, threshold: float, lm_threshold: float) -> float:
+    """What ``Decision.threshold_for`` gives, at the operating point being tried."""
+    return lm_threshold if candidate.evidence.get("proposal") in LM_PROPOSALS else threshold
 
 
 def synthetic_names(split: str = "dev") -> list[tuple[bool, list[float]]]:
@@ -563,7 +539,7 @@ def budget_upper(flagged: int, n: int) -> float:
 def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mapping[str, np.ndarray],
                      exclude: Iterable[tuple[str, str]], budget: Table | None,
                      fixture: Sequence[tuple[str, list[Finding]]] | None,
-                     names: Sequence[tuple[bool, Sequence[float]]] | None = None, proposals: bool = True,
+                     names: Sequence[tuple[bool, Sequence[float]]] | None = None,
                      ) -> tuple[tuple[float, float, float], tuple[float, float], list[dict[str, Any]]]:  # fmt: skip
     """The report threshold, the names operating point and the LM's proposals' threshold with the best
     mean dev F1 within the limits; the best report threshold and names point without the proposals
@@ -577,10 +553,9 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
     if budget is not None and budget_p is None:
         budget_p = probabilities(decision, budget)
     clean = [i for i, it in enumerate(budget.items) if it.group == "clean"] if budget is not None else []
-    lm_grid = LM_THRESHOLDS if proposals and any(t.lm_rows for t in tables.values()) else (math.inf,)
+    lm_grid = LM_THRESHOLDS if any(t.lm_rows for t in tables.values()) else (math.inf,)
     fixture_p = _fixture_probabilities(decision, fixture) if fixture is not None else []
-    fixture_counts = {(t, u): sum(p >= (u if decision.at_lm_point(f) else t) for f, p in fixture_p)
-                      for t in THRESHOLDS for u in lm_grid}  # fmt: skip
+    fixture_counts = {(t, u): sum(p >= _threshold(f, t, u) for f, p in fixture_p) for t in THRESHOLDS for u in lm_grid}
     grids = {name: Grid(decision, tables[name], oof[name], ids, DATASETS[name].f1_counts) for name, ids in keep.items()}
     if budget is not None:
         flagged_in = Grid(decision, budget, budget_p, clean, lambda item, fs: (int(bool(fs)),))

@@ -116,6 +116,18 @@ def test_training_set_leaves_out_the_held_out_source_and_weighs_datasets_equally
     assert set(FIT_DATASETS) >= set(tables)
 
 
+def test_demetr_is_fitted_on_only_for_the_chosen_perturbations(monkeypatch):
+    import mtqa.eval.fit_decision as fd
+
+    groups = ["clean", "minor_id26_misspelled", "clean", "minor_id14_word_swap"]  # (sources: the groups)
+    demetr = _table("demetr", groups, [False, True, False, True])
+    tables = {"names": _table("names", ["ro-en", "si-en"], [True, False]), "demetr": demetr}
+    assert [name for name, _ in _training_set(tables)[0]] == ["names", "names"]  # the budget only
+    monkeypatch.setattr(fd, "TYPO_GROUPS", ("minor_id26_misspelled",))
+    refs, _, groups, _ = _training_set(tables)
+    assert refs[2:] == [("demetr", 1)] and groups[2] == "demetr|rec1"
+
+
 def test_the_false_alarm_budget_holds_with_a_standard_error_to_spare():
     from mtqa.eval.fit_decision import MAX_CLEAN_FALSE_ALARMS, budget_upper
 
@@ -241,10 +253,8 @@ class FixedDecision:
         self.p, self.veto_threshold, self.veto_families = p, veto, ("gazetteer",)
         self.proposal_thresholds = proposal_thresholds or {}
 
-    lm_evidence_model = None
     vetoes = Decision.vetoes
     threshold_for = Decision.threshold_for
-    at_lm_point = Decision.at_lm_point
 
     def calibrate(self, finding, text=""):
         return replace(finding, confidence=self.p)
@@ -374,18 +384,6 @@ def test_the_lm_proposals_are_scored_by_their_own_model():
     assert both.apply(lm, text) != pytest.approx(Decision(raw).apply(lm, text))
     assert both.calibrate(lm, text).confidence == pytest.approx(round(Decision(sub).apply(lm, text), 4))
     assert both.threshold_for(lm) == 0.5 and both.threshold_for(other) == both.report_threshold
-    # a candidate that carries an LM proposal's numbers: the model for those, where there is one
-    ev = {**raw, "sigmoid": {"a": raw["sigmoid"]["a"], "b": raw["sigmoid"]["b"] + 2.0}}
-    three = Decision({**raw, "proposal_models": {"lm": sub}, "lm_evidence_model": ev, "proposal_thresholds": {"lm": 0.5}})
-    seen = replace(other, evidence={**other.evidence, "lm": {"bits": 12.0, "entropy_first": 2.0}})
-    assert three.apply(seen, text) == pytest.approx(Decision(ev).apply(seen, text))
-    assert three.apply(seen, text) != pytest.approx(Decision(raw).apply(seen, text))
-    assert three.apply(other, text) == pytest.approx(Decision(raw).apply(other, text))
-    assert both.apply(seen, text) == pytest.approx(Decision(raw).apply(seen, text))  # none: the main model
-    assert three.without_proposals().apply(seen, text) == pytest.approx(Decision(raw).apply(seen, text))
-    # ... at the LM's operating point (without the LM: the main model at the report threshold)
-    assert three.threshold_for(seen) == 0.5 and three.threshold_for(other) == three.report_threshold
-    assert three.without_proposals().threshold_for(seen) == three.report_threshold
 
 
 def _random_table(dataset: str, rng: np.random.Generator, n: int = 30) -> Table:

@@ -47,17 +47,12 @@ def _finding(start, end, check="grammar.X", evidence=None):
     return Finding(start, end, Category.GRAMMAR, Severity.WARNING, 0.6, "m", check, (), evidence or {})
 
 
-def test_a_proposal_another_finding_covers_is_dropped_before_merging_its_numbers_kept_on_a_candidate():
+def test_a_proposal_another_finding_covers_is_dropped_before_merging():
     rows = token_rows(TOKENS)
     cat, sat = propose(TEXT, rows)
     other = _finding(1, 5)  # overlaps "cat" only
     merged = Combiner().merge([cat, sat, other], TEXT)
     assert [(f.start, f.end, f.check) for f in merged] == [(1, 5, "grammar.X"), (8, 11, CHECK)]
-    assert "lm" not in merged[0].evidence  # a reported finding is not the decision's to judge
-    # a candidate over a proposal carries the proposal's numbers (the most surprising word's)
-    wide = _finding(1, 11, evidence={"news_profile": "rule_off"})
-    [judged] = Combiner().merge([cat, sat, wide], TEXT)
-    assert judged.evidence["lm"] == max((cat.evidence["lm"], sat.evidence["lm"]), key=lambda n: n["bits_max"])
     # other proposals (the OCR checker's odd tokens) are not the LM's: an overlap does not drop them
     odd = _finding(4, 7, "ocr.odd_token", {"proposal": "odd_token"})
     assert len(Combiner().merge([odd, other], TEXT)) == 2
