@@ -124,8 +124,8 @@ def test_demetr_is_fitted_on_only_for_the_chosen_perturbations(monkeypatch):
     tables = {"names": _table("names", ["ro-en", "si-en"], [True, False]), "demetr": demetr}
     assert [name for name, _ in _training_set(tables)[0]] == ["names", "names"]  # the budget only
     monkeypatch.setattr(fd, "TYPO_GROUPS", ("minor_id26_misspelled",))
-    refs, _, groups, _ = _training_set(tables)
-    assert refs[2:] == [("demetr", 1)] and groups[2] == "demetr|rec1"
+    refs, _, record_groups, _ = _training_set(tables)
+    assert refs[2:] == [("demetr", 1)] and record_groups[2] == "demetr|rec1"  # its clean sentence's fold
 
 
 def test_the_false_alarm_budget_holds_with_a_standard_error_to_spare():
