@@ -26,7 +26,7 @@ from mtqa.signature import run_signature
 
 def main() -> None:
     decision = Decision.load()
-    tables = {name: t for name, t in fd.load_tables("dev", fd.F1_DATASETS).items()}
+    tables = fd.load_tables("dev", fd.F1_DATASETS)
     probs = {name: fd.probabilities(decision, t) for name, t in tables.items()}
     points = [(t, v, math.inf) for v in fd.VETO_THRESHOLDS for t in fd.THRESHOLDS]
 

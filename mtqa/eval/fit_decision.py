@@ -570,7 +570,7 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
             f1s.append(row["synthetic_names"])
         row["mean_f1"] = sum(f1s) / max(1, len(f1s))
 
-    rows, best, alone = [], None, None
+    rows: list[dict[str, Any]] = []
     for v in VETO_THRESHOLDS:
         synthetic = synthetic_scores(names, v) if names else None
         for u in lm_grid:
@@ -591,20 +591,25 @@ def choose_threshold(decision: Decision, tables: Mapping[str, Table], oof: Mappi
                 if row["within_budget"] or (v == 0.0 and u == lm_grid[-1]) or last:
                     score(row)  # where it can be chosen (and with the names checker's own threshold)
                 rows.append(row)
-                if row["within_budget"] and (best is None or row["mean_f1"] > best[0] + 1e-9):
-                    best = (row["mean_f1"], t, v, u)
-                if row["within_budget"] and u == math.inf and (alone is None or row["mean_f1"] > alone[0] + 1e-9):
-                    alone = (row["mean_f1"], t, v)
-    if best is None:  # nothing fits the budget: the strictest operating point
-        best = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1], lm_grid[-1])
-    if alone is None:
-        alone = (rows[-1]["mean_f1"], THRESHOLDS[-1], VETO_THRESHOLDS[-1])
+    best = _best(rows, lambda row: True)
+    alone = _best(rows, lambda row: row["lm_threshold"] == math.inf)
     for row in rows:  # the whole curve at the chosen point (what --decision-threshold moves along)
-        if (row["veto"], row["lm_threshold"]) == best[2:] and "mean_f1" not in row:
+        if (row["veto"], row["lm_threshold"]) == (best["veto"], best["lm_threshold"]) and "mean_f1" not in row:
             score(row)
+    point = (best["threshold"], best["veto"], best["lm_threshold"]), (alone["threshold"], alone["veto"])
     for row in rows:  # (JSON has no infinity: none reported)
         row["lm_threshold"] = row["lm_threshold"] if math.isfinite(row["lm_threshold"]) else None
-    return best[1:], alone[1:], rows
+    return *point, rows
+
+
+def _best(rows: Sequence[dict[str, Any]], where: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first row ``where`` holds with the best mean F1 within the limits; none within them: the
+    last row, the strictest operating point."""
+    best = None
+    for row in rows:
+        if row["within_budget"] and where(row) and (best is None or row["mean_f1"] > best["mean_f1"] + 1e-9):
+            best = row
+    return best if best is not None else rows[-1]
 
 
 # --------------------------------------------------------------------------- the systems compared
