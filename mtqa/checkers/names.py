@@ -70,26 +70,33 @@ class NameChecker:
                 self._lm_failed = True
         return self._lm
 
-    def _lm_adjust(self, doc: Document, suspect, threshold: float) -> float | None:
-        """Δ log-prob of the sentence with the best candidate in place (None: not consulted)."""
+    def _lm_adjust(self, doc: Document, suspects, threshold: float) -> list[float | None]:
+        """Per suspect, Δ log-prob of its sentence with the best candidate in place (None: not
+        consulted); the suspects of a document go to the scorer in one queue."""
         margin = float(self.matcher.decision.get("lm", {}).get("margin", 0.15))
-        if suspect.best is None or suspect.probability <= 0.0 or suspect.probability < threshold - margin:
-            return None
-        scorer = self._scorer()
+        edits, asked = [], []
+        for n, suspect in enumerate(suspects):
+            if suspect.best is None or suspect.probability <= 0.0 or suspect.probability < threshold - margin:
+                continue
+            sentence = next((s for s in doc.sentences if s.start <= suspect.best["start"] < s.end), None)
+            if sentence is None:
+                continue
+            best = suspect.best
+            replacement = best["canonical"] if best["coverage"] >= 1.0 else best["form"].title()
+            edits.append((doc, best["start"], best["end"], [replacement], sentence.end))
+            asked.append(n)
+        deltas: list[float | None] = [None] * len(suspects)
+        scorer = self._scorer() if edits else None
         if scorer is None:
-            return None
-        sentence = next((s for s in doc.sentences if s.start <= suspect.best["start"] < s.end), None)
-        if sentence is None:
-            return None
-        replacement = suspect.best["canonical"] if suspect.best["coverage"] >= 1.0 else suspect.best["form"].title()
+            return deltas
         try:
             from ..lm import rescore_edits
 
-            edit = (doc, suspect.best["start"], suspect.best["end"], [replacement], sentence.end)
-            return float(rescore_edits(scorer, [edit])[0][0])
+            for n, values in zip(asked, rescore_edits(scorer, edits)):
+                deltas[n] = float(values[0])
         except Exception:
             log.debug("names: LM rescoring failed", exc_info=True)
-            return None
+        return deltas
 
     # -- findings ----------------------------------------------------------------------------------
     def _findings(self, doc: Document, names) -> list[Finding]:

@@ -133,7 +133,7 @@ class Matcher:
         self.threshold = float(weights.get("threshold", 0.5))
         self.gate = self.decision["gate"]
         self.exclude: set[str] = set()  # forms hidden from lookup (held-out evaluation only)
-        # Optional LM evidence: (doc, suspect, threshold) -> Δ log-prob (nats) or None.
+        # Optional LM evidence: (doc, suspects, threshold) -> per suspect Δ log-prob (nats) or None.
         self.lm_adjust: Callable | None = None
         self.lm_weight = float(self.decision.get("lm", {}).get("weight", 0.3))
 
@@ -423,10 +423,10 @@ class Matcher:
                 else "variant"
             out.append(ResolvedName(start, end, text, canonical, self.gaz.kind[eid], self.gaz.country[eid],
                                     self.gaz.region[eid], status, 1.0, eid))
-        for suspect in suspects:
+        deltas = self.lm_adjust(doc, suspects, self.threshold) if self.lm_adjust is not None else [None] * len(suspects)
+        for suspect, delta in zip(suspects, deltas):
             best = suspect.best
-            if best is not None and self.lm_adjust is not None:
-                delta = self.lm_adjust(doc, suspect, self.threshold)
+            if best is not None:
                 if delta is not None:
                     best["lm_delta"] = delta
                     logit = math.log(max(suspect.probability, 1e-6) / max(1 - suspect.probability, 1e-6))

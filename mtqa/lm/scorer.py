@@ -50,6 +50,11 @@ from .types import Edit, RescoreRequest, ScoredText, TokenScore
 # block (4 MiB) stays in cache through the max/exp/sum passes.
 _HEAD_BLOCK = {"cpu": (1024, 1024), "cuda": (None, None)}
 _TOKENIZE_CHUNK = 4096  # texts tokenised per chunk when overlapping tokenisation with the GPU
+# Rewrite tails' hidden states pooled across edit batches before the output layer runs over them
+# (a position at a time, so that rows under their floor drop out): few rows per call would leave
+# the CPU re-reading the 262k-word weights for a handful of rows.
+_TAIL_POOL_ROWS = 8192
+_STEP_MIN_ROWS = 64  # fewer rows than this: the remaining positions in one call, no more dropping out
 
 
 @dataclass
@@ -184,7 +189,8 @@ class TokenScorer:
             self._decoder.forward = torch.compile(self._decoder.forward, dynamic=True)
             self.compiled = True
         self.stats = {"forward_tokens": 0, "batches": 0, "oom_backoffs": 0, "cache_hits": 0, "edit_rows": 0,
-                      "first_pass_rows": 0, "head_rows_saved": 0, "bound_rows": 0, "first_token_rows": 0}
+                      "first_pass_rows": 0, "head_rows_saved": 0, "bound_rows": 0, "first_token_rows": 0,
+                      "bound_head_rows": 0}
         extra = card.extra if card else {}
         self.segment_tokens = int(extra.get("segment_tokens", 512))
         self.context_chars = int(card.context_chars) if card else 600
@@ -597,21 +603,26 @@ class TokenScorer:
         known = self._first_pass_totals(rows, tails)
         heads = self._first_tokens(edits, rows, tails, known)
         skipped = self._screen(edits, rows, tails, known, heads)
-        totals = [known.get(i, 0.0) for i in range(len(rows))]
+        floors = self._floors(edits, rows, known)
+        totals = [known.get(i, heads.get(i, 0.0)) for i in range(len(rows))]
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
+        pool: list[tuple[int, torch.Tensor]] = []  # row, hidden states that predict its tokens 1..
         with torch.inference_mode():
             for batch in self._pack_edits(order, rows, tails):
-                args = ([rows[i] for i in batch], [tails[i] for i in batch], [heads[i] for i in batch])
+                args = ([rows[i] for i in batch], [tails[i] for i in batch])
                 try:
-                    sums = self._score_edit_batch(*args)
+                    hidden = list(self._edit_hidden(*args))
                 except torch.cuda.OutOfMemoryError:
                     torch.cuda.empty_cache()
                     self.stats["oom_backoffs"] += 1
                     self.kv_budget = max(1, self.kv_budget // 2)
-                    sums = [self._score_edit_batch([r], [t], [h])[0] for r, t, h in zip(*args)]
-                for i, value in zip(batch, sums):
-                    totals[i] = value
+                    hidden = [self._edit_hidden([r], [t])[0] for r, t in zip(*args)]
+                pool += [(i, h[: len(tails[i]) - 1]) for i, h in zip(batch, hidden) if len(tails[i]) > 1]
+                if sum(len(h) for _, h in pool) >= _TAIL_POOL_ROWS:
+                    self._tail_totals(pool, tails, totals, floors)
+                    pool = []
+            self._tail_totals(pool, tails, totals, floors)
         by_edit: dict[int, dict[int, float]] = {}
         for i, ((n, v, _, _), total) in enumerate(zip(rows, totals)):
             by_edit.setdefault(n, {})[v] = -math.inf if i in skipped else total
@@ -688,6 +699,17 @@ class TokenScorer:
         return skipped
 
     @staticmethod
+    def _floors(edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], known: dict[int, float]) -> list[float]:
+        """The total each candidate row must reach to matter: the text's own total plus the edit's
+        ``min_delta`` (-inf where there is none, or where the text's total is not known yet)."""
+        base = {n: i for i, (n, v, _, _) in enumerate(rows) if v == 0}
+        floors = []
+        for n, v, _, _ in rows:
+            need = edits[n].min_delta
+            floors.append(known[base[n]] + need if v and need is not None and base[n] in known else -math.inf)
+        return floors
+
+    @staticmethod
     def _first_logprob(i: int, rows: list[tuple[int, int, Segment, int]], known: dict[int, float],
                        heads: dict[int, float]) -> float | None:
         """The log-prob of row ``i``'s first token: its own first-token row, or, for a row whose
@@ -717,9 +739,9 @@ class TokenScorer:
             batches.append(current)
         return batches
 
-    def _score_edit_batch(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]], heads: list[float]) -> list[float]:
-        """Total log-prob of each row's tail after its cached prefix; ``heads`` are the first tokens'
-        log-probs (:meth:`_first_tokens`), so only tokens 1.. go through the output layer here."""
+    def _edit_hidden(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> torch.Tensor:
+        """The last hidden states [rows, longest tail, hidden] of each row's tail after its cached
+        prefix; position k predicts tail token k + 1 (:meth:`_tail_totals`)."""
         from transformers.cache_utils import DynamicCache
 
         width = max(len(t) for t in tails)
@@ -728,19 +750,23 @@ class TokenScorer:
         ids = torch.full((batch, width), self._pad_id, dtype=torch.long)
         mask = torch.zeros((batch, prefix + width), dtype=torch.long)
         positions = torch.zeros((batch, width), dtype=torch.long)
-        first_kv = rows[0][2].kv
-        assert first_kv is not None
+        # the rows of one edit share their prefix: one padded copy per run of them, repeated by a view
+        runs: list[tuple[Segment, int, int]] = []
+        for _, _, seg, p in rows:
+            if runs and runs[-1][0] is seg and runs[-1][1] == p:
+                runs[-1] = (seg, p, runs[-1][2] + 1)
+            else:
+                runs.append((seg, p, 1))
         layers = []
-        for layer, (k0, v0) in enumerate(first_kv):
-            keys = k0.new_zeros((batch, k0.shape[0], prefix, k0.shape[2]))
-            values = v0.new_zeros((batch, v0.shape[0], prefix, v0.shape[2]))
-            for b, (_, _, seg, p) in enumerate(rows):
-                k, v = seg.kv[layer]  # type: ignore[index]
+        for layer in range(len(rows[0][2].kv)):  # type: ignore[arg-type]
+            pair = []
+            for part in (0, 1):
                 # left-padded: the distance between a cached token and the new ones stays true,
                 # so a sliding window computed on cache positions is exact
-                keys[b, :, prefix - p :] = k[:, :p]
-                values[b, :, prefix - p :] = v[:, :p]
-            layers.append((keys, values))
+                blocks = [torch.nn.functional.pad(seg.kv[layer][part][:, :p], (0, 0, prefix - p, 0))  # type: ignore[index]
+                          .unsqueeze(0).expand(n, -1, -1, -1) for seg, p, n in runs]  # fmt: skip
+                pair.append(torch.cat(blocks))
+            layers.append(tuple(pair))
         for b, ((_, _, seg, p), tail) in enumerate(zip(rows, tails)):
             ids[b, : len(tail)] = torch.tensor(tail)
             mask[b, prefix - p : prefix + len(tail)] = 1
@@ -749,20 +775,48 @@ class TokenScorer:
         self.stats["edit_rows"] += batch
         self.stats["batches"] += 1
         cache = DynamicCache(ddp_cache_data=layers)
-        hidden = self._decoder(
+        return self._decoder(
             input_ids=self._to_device(ids), attention_mask=self._to_device(mask),
             position_ids=self._to_device(positions), use_cache=True, **{self._cache_arg: cache},
         ).last_hidden_state  # fmt: skip
-        # tail token k >= 1 is predicted by tail position k-1 (token 0 is in ``heads``)
-        index = [b * width + k - 1 for b, t in enumerate(tails) for k in range(1, len(t))]
-        targets = self._to_device(torch.tensor([tok for t in tails for tok in t[1:]], dtype=torch.long))
-        flat = hidden.reshape(-1, hidden.shape[-1]).index_select(0, self._to_device(torch.tensor(index, dtype=torch.long)))
-        lp = self._target_logprobs(flat, targets).tolist() if index else []
-        sums, at = [], 0
-        for t, head in zip(tails, heads):
-            sums.append(head + sum(lp[at : at + len(t) - 1]))
-            at += len(t) - 1
-        return sums
+
+    def _tail_totals(self, pool: list[tuple[int, torch.Tensor]], tails: list[list[int]], totals: list[float],
+                     floors: list[float]) -> None:
+        """Add each pooled row's tokens 1.. to its total (which holds its first token's log-prob,
+        :meth:`_first_tokens`), through the output layer one tail position at a time. Every log-prob
+        is <= 0, so a row whose running total falls under its floor (:meth:`_floors`) can only end
+        under it: it gets -inf and its later tokens skip the output layer (exact, like
+        :meth:`_screen`'s bound)."""
+        live = [j for j, (i, _) in enumerate(pool) if floors[i] > -math.inf]
+        rest = [j for j, (i, _) in enumerate(pool) if floors[i] == -math.inf]
+        k = 1
+        while len(live) >= _STEP_MIN_ROWS:
+            picked = torch.stack([pool[j][1][k - 1] for j in live])
+            targets = self._to_device(torch.tensor([tails[pool[j][0]][k] for j in live], dtype=torch.long))
+            going = []
+            for j, value in zip(live, self._target_logprobs(picked, targets).tolist()):
+                i = pool[j][0]
+                totals[i] += value
+                if totals[i] < floors[i]:
+                    self.stats["bound_head_rows"] += len(tails[i]) - k - 1
+                    totals[i] = -math.inf
+                elif len(tails[i]) > k + 1:
+                    going.append(j)
+            live = going
+            k += 1
+        # the rows without a floor, and the last few with one: their remaining positions in one call
+        spans = [(j, k) for j in live] + [(j, 1) for j in rest]
+        if not spans:
+            return
+        picked = torch.cat([pool[j][1][at - 1 :] for j, at in spans])
+        targets = self._to_device(torch.tensor([t for j, at in spans for t in tails[pool[j][0]][at:]], dtype=torch.long))
+        values = self._target_logprobs(picked, targets).tolist()
+        for j, at in spans:
+            i, n = pool[j][0], len(tails[pool[j][0]]) - at
+            totals[i] += sum(values[:n])
+            values = values[n:]
+            if totals[i] < floors[i]:
+                totals[i] = -math.inf
 
     # ------------------------------------------------------------------ rescoring
 

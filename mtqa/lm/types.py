@@ -96,8 +96,8 @@ class Edit:
     # rescore only the ``top_k`` candidates whose first token the first pass finds likeliest there
     # (one output-layer row per edit); the others get -inf
     top_k: int | None = None
-    # the caller only uses gains >= ``min_delta``: a candidate that provably cannot reach it gets -inf
-    # without a forward pass (see TokenScorer._screen)
+    # the caller only uses gains >= ``min_delta``: a candidate under it gets -inf, and one that
+    # provably cannot reach it is dropped as early as that shows (TokenScorer._screen, _tail_totals)
     min_delta: float | None = None
     # a candidate whose first token the model finds less likely than the text's own first token
     # there by more than this (nats: candidate minus text < ``min_first``) gets -inf. Unlike

@@ -262,3 +262,22 @@ def test_an_adjective_of_a_known_village_is_not_flagged():
 
     lookup = NameLookup(Document.from_text(text), Matcher(gaz))
     assert lookup.is_known_name("Antonivskyi") and not lookup.is_known_name("Antonivskyj")
+
+
+def test_lm_evidence_for_every_suspect_of_a_document_comes_in_one_call(matcher):
+    """The LM is asked once per document with all its suspects (one rescoring queue), and each
+    suspect's Δ moves its own probability only."""
+    calls = []
+
+    def lm_adjust(doc, suspects, threshold):
+        calls.append([s.text for s in suspects])
+        return [-5.0 if s.text == "Mikolaiv" else None for s in suspects]
+
+    text = f"{CONTEXT}Officials said Ternopir and Mikolaiv were calm."
+    before = {n.text: n for n in _corrupt(matcher, text)}
+    matcher.lm_adjust = lm_adjust
+    after = {n.text: n for n in _corrupt(matcher, text)}
+    assert len(calls) == 1 and {"Ternopir", "Mikolaiv"} <= set(calls[0])
+    assert set(before) == set(after) == {"Ternopir", "Mikolaiv"}
+    assert after["Mikolaiv"].evidence["lm_delta"] == -5.0 and after["Mikolaiv"].confidence < before["Mikolaiv"].confidence
+    assert after["Ternopir"].evidence["lm_delta"] is None and after["Ternopir"].confidence == before["Ternopir"].confidence

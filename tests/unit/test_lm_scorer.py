@@ -331,16 +331,50 @@ def _assert_skips_exactly(scorer, stat, edit, full, expected):
         assert g == -math.inf or g == pytest.approx(f, abs=1e-4)
 
 
-def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer):
+@pytest.mark.parametrize("step_rows", [1, 64])
+def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer, monkeypatch, step_rows):
     """The bound (first token's log-prob minus the text's total) is exact: it is never below a
-    candidate's full rescore, the scorer skips exactly the candidates whose bound is under
-    ``min_delta``, and the others keep their values."""
+    candidate's full rescore, and the scorer skips exactly the candidates whose bound is under
+    ``min_delta`` before their forward. Every candidate under ``min_delta`` reads -inf, whether
+    the output layer dropped it position by position (``step_rows`` 1) or ran its whole tail (64:
+    too few rows to step); the others keep their values."""
+    import mtqa.lm.scorer as module
+
+    monkeypatch.setattr(module, "_STEP_MIN_ROWS", step_rows)
     state, his, stop, full, base, heads = _his_edit(scorer)
     bounds = [h - base for h in heads[1:]]
     assert all(f <= b + 1e-4 for f, b in zip(full, bounds))
+    # under half the bounds and over the lowest full rescore that is not bounded out
     need = sorted(bounds)[len(bounds) // 2]
     edit = Edit(state, his, his + 3, CANDS, stop, min_delta=need)
-    _assert_skips_exactly(scorer, "bound_rows", edit, full, [b < need for b in bounds])
+    before = scorer.stats["bound_rows"]
+    [got] = scorer.rescore_edits([edit])
+    assert scorer.stats["bound_rows"] - before == sum(b < need for b in bounds) > 0
+    assert [g == -math.inf for g in got] == [f < need for f in full]
+    for f, g in zip(full, got):
+        assert g == -math.inf or g == pytest.approx(f, abs=1e-4)
+
+
+def test_tail_positions_drop_out_under_their_floor(scorer, monkeypatch):
+    """Position by position, a row leaves the output layer once its running total is under its
+    floor; the rows that stay get exactly the totals of the whole tail in one call."""
+    import mtqa.lm.scorer as module
+
+    torch.manual_seed(3)
+    tails = [[5, 9, 14, 3, 7], [11, 2, 8], [4, 4, 4, 4], [6, 10]]
+    pool = [(i, torch.randn(len(t) - 1, scorer.model.config.hidden_size)) for i, t in enumerate(tails)]
+    heads = [-1.0, -2.0, -0.5, -3.0]
+    with torch.inference_mode():
+        lp = [scorer._target_logprobs(h, torch.tensor(t[1:])).tolist() for (_, h), t in zip(pool, tails)]
+    full = [head + sum(v) for head, v in zip(heads, lp)]
+    # row 0 falls under its floor after its second token; row 2's floor is its total (it stays)
+    floors = [heads[0] + lp[0][0] - 1e-3 + lp[0][1] / 2, -math.inf, full[2] - 1e-3, full[3] + 1.0]
+    monkeypatch.setattr(module, "_STEP_MIN_ROWS", 1)
+    totals, before = list(heads), scorer.stats["bound_head_rows"]
+    scorer._tail_totals(pool, tails, totals, floors)
+    assert totals[0] == totals[3] == -math.inf
+    assert totals[1] == pytest.approx(full[1], abs=1e-4) and totals[2] == pytest.approx(full[2], abs=1e-4)
+    assert scorer.stats["bound_head_rows"] - before == 2  # row 0's last two tokens
 
 
 def test_min_first_skips_candidates_whose_first_token_is_far_less_likely_than_the_texts(scorer):
