@@ -55,6 +55,7 @@ _TOKENIZE_CHUNK = 4096  # texts tokenised per chunk when overlapping tokenisatio
 # the CPU re-reading the 262k-word weights for a handful of rows.
 _TAIL_POOL_ROWS = 8192
 _STEP_MIN_ROWS = 64  # fewer rows than this: the remaining positions in one call, no more dropping out
+_PROBE_TOKENS = 2  # a rewrite with a floor forwards this many tail tokens before the rest (most drop out by then)
 
 
 @dataclass
@@ -607,22 +608,15 @@ class TokenScorer:
         totals = [known.get(i, heads.get(i, 0.0)) for i in range(len(rows))]
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
-        pool: list[tuple[int, torch.Tensor]] = []  # row, hidden states that predict its tokens 1..
+        # Rows with a floor first forward only their first tokens; the ones still over it after
+        # those run again whole (their tokens from _PROBE_TOKENS + 1 on are the ones still to score).
+        probed = {i for i in order if floors[i] > -math.inf and len(tails[i]) > _PROBE_TOKENS + 1}
         with torch.inference_mode():
-            for batch in self._pack_edits(order, rows, tails):
-                args = ([rows[i] for i in batch], [tails[i] for i in batch])
-                try:
-                    hidden = list(self._edit_hidden(*args))
-                except torch.cuda.OutOfMemoryError:
-                    torch.cuda.empty_cache()
-                    self.stats["oom_backoffs"] += 1
-                    self.kv_budget = max(1, self.kv_budget // 2)
-                    hidden = [self._edit_hidden([r], [t])[0] for r, t in zip(*args)]
-                pool += [(i, h[: len(tails[i]) - 1]) for i, h in zip(batch, hidden) if len(tails[i]) > 1]
-                if sum(len(h) for _, h in pool) >= _TAIL_POOL_ROWS:
-                    self._tail_totals(pool, tails, totals, floors)
-                    pool = []
-            self._tail_totals(pool, tails, totals, floors)
+            self._run_tails([i for i in order if i in probed], rows, {i: tails[i][:_PROBE_TOKENS] for i in probed},
+                            tails, totals, floors, lambda i, h: (i, h, 1, _PROBE_TOKENS + 1))
+            self._run_tails([i for i in order if i not in probed or totals[i] > -math.inf], rows, tails,
+                            tails, totals, floors, lambda i, h: (i, h[_PROBE_TOKENS:], _PROBE_TOKENS + 1, len(tails[i]))
+                            if i in probed else (i, h, 1, len(tails[i])))  # fmt: skip
         by_edit: dict[int, dict[int, float]] = {}
         for i, ((n, v, _, _), total) in enumerate(zip(rows, totals)):
             by_edit.setdefault(n, {})[v] = -math.inf if i in skipped else total
@@ -697,6 +691,30 @@ class TokenScorer:
                 self.stats["bound_rows"] += len(bounded - skipped)
                 skipped |= bounded
         return skipped
+
+    def _run_tails(self, order: list[int], rows: list[tuple[int, int, Segment, int]], feed: Any, tails: list[list[int]],
+                   totals: list[float], floors: list[float], entry: Any) -> None:
+        """Forward ``feed[i]`` (a row's tail or its first tokens) after each row's cached prefix, in
+        packed batches, and score tokens ``lo..hi-1`` of each row, as ``entry(i, hidden)`` gives
+        them with the hidden states that predict them (:meth:`_tail_totals`)."""
+        pool: list[tuple[int, torch.Tensor, int, int]] = []
+        for batch in self._pack_edits(order, rows, feed):
+            args = ([rows[i] for i in batch], [feed[i] for i in batch])
+            try:
+                hidden = list(self._edit_hidden(*args))
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                self.stats["oom_backoffs"] += 1
+                self.kv_budget = max(1, self.kv_budget // 2)
+                hidden = [self._edit_hidden([r], [t])[0] for r, t in zip(*args)]
+            for i, h in zip(batch, hidden):
+                i, h, lo, hi = entry(i, h)
+                if hi > lo:
+                    pool.append((i, h[: hi - lo], lo, hi))
+            if sum(hi - lo for *_, lo, hi in pool) >= _TAIL_POOL_ROWS:
+                self._tail_totals(pool, tails, totals, floors)
+                pool = []
+        self._tail_totals(pool, tails, totals, floors)
 
     @staticmethod
     def _floors(edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], known: dict[int, float]) -> list[float]:
@@ -780,39 +798,41 @@ class TokenScorer:
             position_ids=self._to_device(positions), use_cache=True, **{self._cache_arg: cache},
         ).last_hidden_state  # fmt: skip
 
-    def _tail_totals(self, pool: list[tuple[int, torch.Tensor]], tails: list[list[int]], totals: list[float],
+    def _tail_totals(self, pool: list[tuple[int, torch.Tensor, int, int]], tails: list[list[int]], totals: list[float],
                      floors: list[float]) -> None:
-        """Add each pooled row's tokens 1.. to its total (which holds its first token's log-prob,
-        :meth:`_first_tokens`), through the output layer one tail position at a time. Every log-prob
-        is <= 0, so a row whose running total falls under its floor (:meth:`_floors`) can only end
-        under it: it gets -inf and its later tokens skip the output layer (exact, like
+        """Add tokens ``lo..hi-1`` of each pooled row's tail to its total (which holds its first
+        token's log-prob, :meth:`_first_tokens`, and any tokens scored before); the row's hidden
+        state ``k - lo`` predicts token k. The output layer runs one position at a time. Every
+        log-prob is <= 0, so a row whose running total falls under its floor (:meth:`_floors`) can
+        only end under it: it gets -inf and its later tokens skip the output layer (exact, like
         :meth:`_screen`'s bound)."""
-        live = [j for j, (i, _) in enumerate(pool) if floors[i] > -math.inf]
-        rest = [j for j, (i, _) in enumerate(pool) if floors[i] == -math.inf]
-        k = 1
+        at = {j: lo for j, (_, _, lo, _) in enumerate(pool)}
+        live = [j for j, (i, *_) in enumerate(pool) if floors[i] > -math.inf]
+        rest = [j for j, (i, *_) in enumerate(pool) if floors[i] == -math.inf]
         while len(live) >= _STEP_MIN_ROWS:
-            picked = torch.stack([pool[j][1][k - 1] for j in live])
-            targets = self._to_device(torch.tensor([tails[pool[j][0]][k] for j in live], dtype=torch.long))
+            picked = torch.stack([pool[j][1][at[j] - pool[j][2]] for j in live])
+            targets = self._to_device(torch.tensor([tails[pool[j][0]][at[j]] for j in live], dtype=torch.long))
             going = []
             for j, value in zip(live, self._target_logprobs(picked, targets).tolist()):
-                i = pool[j][0]
+                i, _, _, hi = pool[j]
                 totals[i] += value
+                at[j] += 1
                 if totals[i] < floors[i]:
-                    self.stats["bound_head_rows"] += len(tails[i]) - k - 1
+                    self.stats["bound_head_rows"] += len(tails[i]) - at[j]
                     totals[i] = -math.inf
-                elif len(tails[i]) > k + 1:
+                elif at[j] < hi:
                     going.append(j)
             live = going
-            k += 1
         # the rows without a floor, and the last few with one: their remaining positions in one call
-        spans = [(j, k) for j in live] + [(j, 1) for j in rest]
+        spans = [(j, at[j]) for j in live + rest]
         if not spans:
             return
-        picked = torch.cat([pool[j][1][at - 1 :] for j, at in spans])
-        targets = self._to_device(torch.tensor([t for j, at in spans for t in tails[pool[j][0]][at:]], dtype=torch.long))
+        picked = torch.cat([pool[j][1][k - pool[j][2] :] for j, k in spans])
+        targets = self._to_device(torch.tensor([t for j, k in spans for t in tails[pool[j][0]][k : pool[j][3]]],
+                                               dtype=torch.long))  # fmt: skip
         values = self._target_logprobs(picked, targets).tolist()
-        for j, at in spans:
-            i, n = pool[j][0], len(tails[pool[j][0]]) - at
+        for j, k in spans:
+            i, n = pool[j][0], pool[j][3] - k
             totals[i] += sum(values[:n])
             values = values[n:]
             if totals[i] < floors[i]:

@@ -331,16 +331,18 @@ def _assert_skips_exactly(scorer, stat, edit, full, expected):
         assert g == -math.inf or g == pytest.approx(f, abs=1e-4)
 
 
-@pytest.mark.parametrize("step_rows", [1, 64])
-def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer, monkeypatch, step_rows):
+@pytest.mark.parametrize("step_rows, probe", [(1, 2), (1, 1), (64, 2), (64, 100)])
+def test_min_delta_skips_only_candidates_that_cannot_reach_it(scorer, monkeypatch, step_rows, probe):
     """The bound (first token's log-prob minus the text's total) is exact: it is never below a
     candidate's full rescore, and the scorer skips exactly the candidates whose bound is under
     ``min_delta`` before their forward. Every candidate under ``min_delta`` reads -inf, whether
     the output layer dropped it position by position (``step_rows`` 1) or ran its whole tail (64:
-    too few rows to step); the others keep their values."""
+    too few rows to step), and whether it forwarded its first ``probe`` tokens before the rest
+    (100: all at once); the others keep their values."""
     import mtqa.lm.scorer as module
 
     monkeypatch.setattr(module, "_STEP_MIN_ROWS", step_rows)
+    monkeypatch.setattr(module, "_PROBE_TOKENS", probe)
     state, his, stop, full, base, heads = _his_edit(scorer)
     bounds = [h - base for h in heads[1:]]
     assert all(f <= b + 1e-4 for f, b in zip(full, bounds))
@@ -362,10 +364,10 @@ def test_tail_positions_drop_out_under_their_floor(scorer, monkeypatch):
 
     torch.manual_seed(3)
     tails = [[5, 9, 14, 3, 7], [11, 2, 8], [4, 4, 4, 4], [6, 10]]
-    pool = [(i, torch.randn(len(t) - 1, scorer.model.config.hidden_size)) for i, t in enumerate(tails)]
+    pool = [(i, torch.randn(len(t) - 1, scorer.model.config.hidden_size), 1, len(t)) for i, t in enumerate(tails)]
     heads = [-1.0, -2.0, -0.5, -3.0]
     with torch.inference_mode():
-        lp = [scorer._target_logprobs(h, torch.tensor(t[1:])).tolist() for (_, h), t in zip(pool, tails)]
+        lp = [scorer._target_logprobs(h, torch.tensor(t[1:])).tolist() for (_, h, _, _), t in zip(pool, tails)]
     full = [head + sum(v) for head, v in zip(heads, lp)]
     # row 0 falls under its floor after its second token; row 2's floor is its total (it stays)
     floors = [heads[0] + lp[0][0] - 1e-3 + lp[0][1] / 2, -math.inf, full[2] - 1e-3, full[3] + 1.0]
