@@ -1,7 +1,8 @@
 """End-to-end check time for news articles: latency, throughput and the LM's work ratio.
 
     make bench-e2e                       # = python -m benchmarks.bench_e2e
-    python -m benchmarks.bench_e2e --articles 20 --baseline ../old-checkout --baseline-articles 1
+    python -m benchmarks.bench_e2e --articles 20 --baseline ../old-checkout
+    python -m benchmarks.bench_e2e --baseline ../old-checkout --pairs 4   # the seed only, paired runs
 
 The workload (never copied into the repository; read in place from ``MTQA_DATA_DIR``):
 
@@ -156,7 +157,7 @@ def measure(articles: list[tuple[str, str]], use_lm: bool) -> dict[str, Any]:
     return result, pipeline.signature
 
 
-def baseline_seed(checkout: Path) -> dict[str, Any]:
+def baseline_seed(checkout: Path, lm_only: bool = False) -> dict[str, Any]:
     """The seed article through an earlier checkout of mtqa, in a subprocess (same virtualenv)."""
     code = (
         "import json, time\n"
@@ -164,7 +165,7 @@ def baseline_seed(checkout: Path) -> dict[str, Any]:
         "from mtqa.document import Document\n"
         "text = (data_dir() / 'seed' / 'article.txt').read_text(encoding='utf-8')\n"
         "out = {}\n"
-        "for lm in (False, True):\n"
+        f"for lm in {(True,) if lm_only else (False, True)}:\n"
         "    p = make_pipeline(Settings(use_lm=lm))\n"
         "    p.run([Document.from_text('The mayor said the council would vote on Tuesday. Prices rose.')])\n"
         "    t = time.perf_counter(); p.run([Document.from_text(text)]); out['lm' if lm else 'no_lm'] = time.perf_counter() - t\n"
@@ -184,12 +185,35 @@ def baseline_seed(checkout: Path) -> dict[str, Any]:
     return {"git": git, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
+def seed_pairs(checkout: Path, pairs: int) -> dict[str, Any]:
+    """The seed article (LM on) through the baseline checkout and this one in turn, ``pairs``
+    times, each in a fresh subprocess: on a shared machine whose speed drifts by 10-20 % between
+    minutes, the ratio pair by pair is what holds."""
+    here = Path(__file__).resolve().parent.parent
+    runs = [(baseline_seed(checkout, lm_only=True), baseline_seed(here, lm_only=True)) for _ in range(pairs)]
+    ratios = [base["lm"] / new["lm"] for base, new in runs]
+    rows = [{"pair": k + 1, f"previous ({runs[0][0]['git']}) s": base["lm"], f"this ({runs[0][1]['git']}) s": new["lm"],
+             "ratio": ratio, "forwarded tokens, previous / this": f"{base['forward_tokens']} / {new['forward_tokens']}"}
+            for k, ((base, new), ratio) in enumerate(zip(runs, ratios))]  # fmt: skip
+    summary = {"median previous s": statistics.median(b["lm"] for b, _ in runs),
+               "median this s": statistics.median(n["lm"] for _, n in runs), "median ratio": statistics.median(ratios)}
+    print_table("Seed article, default pipeline, alternating subprocesses", rows + [summary])
+    return {"pairs": [{"previous": b, "this": n} for b, n in runs], **summary}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=21, help="articles, the seed article first")
     ap.add_argument("--baseline", type=Path, default=None, help="checkout of an earlier commit to compare on the seed")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="only the seed: this many alternating runs of --baseline and this checkout")  # fmt: skip
     ap.add_argument("--name", default="bench-e2e")
     args = ap.parse_args()
+    if args.pairs:
+        if not args.baseline:
+            raise SystemExit("--pairs needs --baseline")
+        write_results(args.name, seed_pairs(args.baseline, args.pairs))  # each run names its commit
+        return
     articles = load_articles(args.articles)
     rows, runs, signature = [], [], {}
     for use_lm in (False, True):
