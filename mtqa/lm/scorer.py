@@ -609,14 +609,13 @@ class TokenScorer:
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
         # Rows with a floor first forward only their first tokens; the ones still over it after
-        # those run again whole (their tokens from _PROBE_TOKENS + 1 on are the ones still to score).
+        # those run again whole, and only their later tokens are scored then.
         probed = {i for i in order if floors[i] > -math.inf and len(tails[i]) > _PROBE_TOKENS + 1}
         with torch.inference_mode():
             self._run_tails([i for i in order if i in probed], rows, {i: tails[i][:_PROBE_TOKENS] for i in probed},
-                            tails, totals, floors, lambda i, h: (i, h, 1, _PROBE_TOKENS + 1))
+                            tails, totals, floors)  # fmt: skip
             self._run_tails([i for i in order if i not in probed or totals[i] > -math.inf], rows, tails,
-                            tails, totals, floors, lambda i, h: (i, h[_PROBE_TOKENS:], _PROBE_TOKENS + 1, len(tails[i]))
-                            if i in probed else (i, h, 1, len(tails[i])))  # fmt: skip
+                            tails, totals, floors, dict.fromkeys(probed, _PROBE_TOKENS))  # fmt: skip
         by_edit: dict[int, dict[int, float]] = {}
         for i, ((n, v, _, _), total) in enumerate(zip(rows, totals)):
             by_edit.setdefault(n, {})[v] = -math.inf if i in skipped else total
@@ -693,10 +692,10 @@ class TokenScorer:
         return skipped
 
     def _run_tails(self, order: list[int], rows: list[tuple[int, int, Segment, int]], feed: Any, tails: list[list[int]],
-                   totals: list[float], floors: list[float], entry: Any) -> None:
+                   totals: list[float], floors: list[float], done: dict[int, int] | None = None) -> None:
         """Forward ``feed[i]`` (a row's tail or its first tokens) after each row's cached prefix, in
-        packed batches, and score tokens ``lo..hi-1`` of each row, as ``entry(i, hidden)`` gives
-        them with the hidden states that predict them (:meth:`_tail_totals`)."""
+        packed batches, and add to each row's total its tail tokens after the first ``done[i]``
+        (default 0) as far as ``feed[i]`` reaches (:meth:`_tail_totals`)."""
         pool: list[tuple[int, torch.Tensor, int, int]] = []
         for batch in self._pack_edits(order, rows, feed):
             args = ([rows[i] for i in batch], [feed[i] for i in batch])
@@ -708,9 +707,10 @@ class TokenScorer:
                 self.kv_budget = max(1, self.kv_budget // 2)
                 hidden = [self._edit_hidden([r], [t])[0] for r, t in zip(*args)]
             for i, h in zip(batch, hidden):
-                i, h, lo, hi = entry(i, h)
+                # tail token 0 is in the total already (_first_tokens); position k - 1 predicts token k
+                lo, hi = (done or {}).get(i, 0) + 1, min(len(feed[i]) + 1, len(tails[i]))
                 if hi > lo:
-                    pool.append((i, h[: hi - lo], lo, hi))
+                    pool.append((i, h[lo - 1 : hi - 1], lo, hi))
             if sum(hi - lo for *_, lo, hi in pool) >= _TAIL_POOL_ROWS:
                 self._tail_totals(pool, tails, totals, floors)
                 pool = []
@@ -830,11 +830,11 @@ class TokenScorer:
         picked = torch.cat([pool[j][1][k - pool[j][2] :] for j, k in spans])
         targets = self._to_device(torch.tensor([t for j, k in spans for t in tails[pool[j][0]][k : pool[j][3]]],
                                                dtype=torch.long))  # fmt: skip
-        values = self._target_logprobs(picked, targets).tolist()
+        values, at_value = self._target_logprobs(picked, targets).tolist(), 0
         for j, k in spans:
             i, n = pool[j][0], pool[j][3] - k
-            totals[i] += sum(values[:n])
-            values = values[n:]
+            totals[i] += sum(values[at_value : at_value + n])
+            at_value += n
             if totals[i] < floors[i]:
                 totals[i] = -math.inf
 
