@@ -158,7 +158,8 @@ def measure(articles: list[tuple[str, str]], use_lm: bool) -> dict[str, Any]:
 
 
 def baseline_seed(checkout: Path, lm_only: bool = False) -> dict[str, Any]:
-    """The seed article through an earlier checkout of mtqa, in a subprocess (same virtualenv)."""
+    """The seed article through a checkout of mtqa (an earlier one, or this one for ``--pairs``), in
+    a subprocess (same virtualenv)."""
     code = (
         "import json, time\n"
         "from mtqa.api import make_pipeline\nfrom mtqa.config import Settings, data_dir\n"
@@ -187,7 +188,7 @@ def baseline_seed(checkout: Path, lm_only: bool = False) -> dict[str, Any]:
 
 def seed_pairs(checkout: Path, pairs: int) -> dict[str, Any]:
     """The seed article (LM on) through the baseline checkout and this one in turn, ``pairs``
-    times, each in a fresh subprocess: on a shared machine whose speed drifts by 10-20 % between
+    times, each in a fresh subprocess: on a shared machine whose speed drifts by 10-30 % between
     minutes, the ratio pair by pair is what holds."""
     here = Path(__file__).resolve().parent.parent
     runs = [(baseline_seed(checkout, lm_only=True), baseline_seed(here, lm_only=True)) for _ in range(pairs)]
