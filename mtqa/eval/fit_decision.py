@@ -214,8 +214,7 @@ def _training_set(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]
     refs, y, groups, weights = [], [], [], []
     for name in _fitted(tables):
         t = tables[name]
-        chosen = [(i, r, lab) for i, r, lab in t.labels
-                  if (name, t.sources[i]) not in exclude and (r in t.lm_rows) == lm and _fits(name, t.items[i])]  # fmt: skip
+        chosen = [(i, r, lab) for i, r, lab in _labels(name, t, exclude) if (r in t.lm_rows) == lm]
         if not chosen:
             continue
         w = 1.0 / len(chosen)  # every dataset weighs the same, whatever its size
@@ -233,8 +232,11 @@ def _fitted(tables: Mapping[str, Table]) -> list[str]:
     return [n for n in (*FIT_DATASETS, *((BUDGET_DATASET,) if TYPO_GROUPS else ())) if n in tables]
 
 
-def _fits(dataset: str, item: EvalItem) -> bool:
-    return dataset != BUDGET_DATASET or item.group in TYPO_GROUPS
+def _labels(name: str, t: Table, exclude: set[tuple[str, str]]) -> list[tuple[int, int, int]]:
+    """``t``'s labels that are fitted on: none from an excluded source, and of DEMETR only its
+    ``TYPO_GROUPS``."""
+    return [(i, r, lab) for i, r, lab in t.labels
+            if (name, t.sources[i]) not in exclude and (name != BUDGET_DATASET or t.items[i].group in TYPO_GROUPS)]
 
 
 def _select_features(rows: Sequence[Mapping[str, float]]) -> list[str]:
@@ -345,12 +347,10 @@ def fit(tables: Mapping[str, Table], exclude: Iterable[tuple[str, str]] = (), *,
         sub["fitted_on"]["lm_model"] = load_card(Settings().model).name  # the pass's numbers are this model's own
         raw["proposal_models"] = {"lm": sub}
         oof = {name: np.where(np.isnan(p), sub_oof[name], p) for name, p in oof.items()}
-    parts = []
+    parts, excluded = [], set(exclude)
     for name in _fitted(tables):
         t = tables[name]
-        ids = sorted({t.items[i].id for i, _, _ in t.labels
-                      if (name, t.sources[i]) not in set(exclude) and _fits(name, t.items[i])})  # fmt: skip
-        parts.append((name, t.dataset_hash, ids))
+        parts.append((name, t.dataset_hash, sorted({t.items[i].id for i, _, _ in _labels(name, t, excluded)})))
     raw.update({"data_hash": hash_of_data(parts), "report_threshold": 0.5,
                 "veto": {"families": list(VETO_FAMILIES), "threshold": 0.0}})  # fmt: skip
     raw["fitted_on"].update({**(meta or {}), "datasets": [p[0] for p in parts], "excluded_sources": sorted(map(list, exclude)),

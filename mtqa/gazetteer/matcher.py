@@ -426,11 +426,10 @@ class Matcher:
         deltas = self.lm_adjust(doc, suspects, self.threshold) if self.lm_adjust is not None else [None] * len(suspects)
         for suspect, delta in zip(suspects, deltas):
             best = suspect.best
-            if best is not None:
-                if delta is not None:
-                    best["lm_delta"] = delta
-                    logit = math.log(max(suspect.probability, 1e-6) / max(1 - suspect.probability, 1e-6))
-                    suspect.probability = _sigmoid(logit + self.lm_weight * max(-5.0, min(5.0, delta)))
+            if best is not None and delta is not None:
+                best["lm_delta"] = delta
+                logit = math.log(max(suspect.probability, 1e-6) / max(1 - suspect.probability, 1e-6))
+                suspect.probability = _sigmoid(logit + self.lm_weight * max(-5.0, min(5.0, delta)))
             if best is None or suspect.probability < self.threshold:
                 continue
             out.append(self._corrupt(suspect, best))

@@ -603,8 +603,8 @@ class TokenScorer:
         tails = [t[: self.max_context - 1 - p] for t, (_, _, _, p) in zip(tails, rows)]
         known = self._first_pass_totals(rows, tails)
         heads = self._first_tokens(edits, rows, tails, known)
-        skipped = self._screen(edits, rows, tails, known, heads)
         floors = self._floors(edits, rows, known)
+        skipped = self._screen(edits, rows, tails, known, heads, floors)
         totals = [known.get(i, heads.get(i, 0.0)) for i in range(len(rows))]
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
@@ -661,10 +661,10 @@ class TokenScorer:
         return heads
 
     def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]],
-                known: dict[int, float], heads: dict[int, float]) -> set[int]:
+                known: dict[int, float], heads: dict[int, float], floors: list[float]) -> set[int]:
         """Rows not worth a forward pass, from their first token's log-prob: beyond an edit's
         ``top_k`` (ranked by it), under its ``min_first`` against the text's own first token (a
-        screen fitted on dev), or unable to reach the edit's ``min_delta``. Every later token's
+        screen fitted on dev), or under its floor (:meth:`_floors`) already. Every later token's
         log-prob is <= 0, so a candidate's gain over the text is at most its first token's log-prob
         minus the text's own total (known from the first pass): an exact bound, nothing it skips
         could have reached ``min_delta``."""
@@ -685,10 +685,9 @@ class TokenScorer:
                 unlikely = {i for i in mine if heads[i] - first < e.min_first}
                 self.stats["first_token_rows"] += len(unlikely - skipped)
                 skipped |= unlikely
-            if e.min_delta is not None and base[n] in known:
-                bounded = {i for i in mine if i not in known and heads[i] - known[base[n]] < e.min_delta}
-                self.stats["bound_rows"] += len(bounded - skipped)
-                skipped |= bounded
+            bounded = {i for i in mine if i not in known and heads[i] < floors[i]}  # (-inf: no floor)
+            self.stats["bound_rows"] += len(bounded - skipped)
+            skipped |= bounded
         return skipped
 
     def _run_tails(self, order: list[int], rows: list[tuple[int, int, Segment, int]], feed: Any, tails: list[list[int]],
