@@ -759,7 +759,7 @@ class TokenScorer:
     def _edit_hidden(self, rows: list[tuple[int, int, Segment, int]], tails: list[list[int]]) -> torch.Tensor:
         """The last hidden states [rows, longest tail, hidden] of each row's tail after its cached
         prefix; position k predicts tail token k + 1 (:meth:`_tail_totals`)."""
-        from transformers.cache_utils import DynamicCache
+        from transformers.cache_utils import Cache
 
         width = max(len(t) for t in tails)
         prefix = max(p for _, _, _, p in rows)
@@ -767,23 +767,26 @@ class TokenScorer:
         ids = torch.full((batch, width), self._pad_id, dtype=torch.long)
         mask = torch.zeros((batch, prefix + width), dtype=torch.long)
         positions = torch.zeros((batch, width), dtype=torch.long)
-        # the rows of one edit share their prefix: one padded copy per run of them, repeated by a view
-        runs: list[tuple[Segment, int, int]] = []
-        for _, _, seg, p in rows:
+        # the rows of one edit share their prefix: one slice per run of them, broadcast into its rows
+        runs: list[tuple[Segment, int, int, int]] = []  # segment, prefix length, first row, rows
+        for b, (_, _, seg, p) in enumerate(rows):
             if runs and runs[-1][0] is seg and runs[-1][1] == p:
-                runs[-1] = (seg, p, runs[-1][2] + 1)
+                runs[-1] = (*runs[-1][:3], runs[-1][3] + 1)
             else:
-                runs.append((seg, p, 1))
+                runs.append((seg, p, b, 1))
         layers = []
         for layer in range(len(rows[0][2].kv)):  # type: ignore[arg-type]
             pair = []
             for part in (0, 1):
-                # left-padded: the distance between a cached token and the new ones stays true,
-                # so a sliding window computed on cache positions is exact
-                blocks = [torch.nn.functional.pad(seg.kv[layer][part][:, :p], (0, 0, prefix - p, 0))  # type: ignore[index]
-                          .unsqueeze(0).expand(n, -1, -1, -1) for seg, p, n in runs]  # fmt: skip
-                pair.append(torch.cat(blocks))
-            layers.append(tuple(pair))
+                heads, _, dim = rows[0][2].kv[layer][part].shape  # type: ignore[index]
+                buf = torch.zeros((batch, heads, prefix + width, dim), dtype=rows[0][2].kv[layer][part].dtype,  # type: ignore[index]
+                                  device=rows[0][2].kv[layer][part].device)  # type: ignore[index]  # fmt: skip
+                for seg, p, first, n in runs:
+                    # left-padded: the distance between a cached token and the new ones stays true,
+                    # so a sliding window computed on cache positions is exact
+                    buf[first : first + n, :, prefix - p : prefix] = seg.kv[layer][part][:, :p]  # type: ignore[index]
+                pair.append(buf)
+            layers.append(_filled_layer(*pair, prefix))
         for b, ((_, _, seg, p), tail) in enumerate(zip(rows, tails)):
             ids[b, : len(tail)] = torch.tensor(tail)
             mask[b, prefix - p : prefix + len(tail)] = 1
@@ -791,10 +794,9 @@ class TokenScorer:
         self.stats["forward_tokens"] += sum(len(t) for t in tails)
         self.stats["edit_rows"] += batch
         self.stats["batches"] += 1
-        cache = DynamicCache(ddp_cache_data=layers)
         return self._decoder(
             input_ids=self._to_device(ids), attention_mask=self._to_device(mask),
-            position_ids=self._to_device(positions), use_cache=True, **{self._cache_arg: cache},
+            position_ids=self._to_device(positions), use_cache=True, **{self._cache_arg: Cache(layers=layers)},
         ).last_hidden_state  # fmt: skip
 
     def _tail_totals(self, pool: list[tuple[int, torch.Tensor, int, int]], tails: list[list[int]], totals: list[float],
@@ -888,6 +890,32 @@ class TokenScorer:
             sums.append(sum(lp[at : at + len(t)]))
             at += len(t)
         return sums
+
+
+def _filled_layer(keys: torch.Tensor, values: torch.Tensor, used: int) -> Any:
+    """A cache layer over buffers that already hold the prefix (``used`` positions) and room for the
+    tail: the forward writes the tail's keys and values in place. transformers' DynamicLayer would
+    copy the whole batch's prefix twice more (on creation and on every update), which cost a fifth
+    of the rewrites' time on CPU."""
+    from transformers.cache_utils import DynamicLayer
+
+    class FilledLayer(DynamicLayer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.keys, self.values, self.used = keys, values, used
+            self.device, self.is_initialized = keys.device, True
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any):
+            end = self.used + key_states.shape[-2]
+            self.keys[..., self.used : end, :] = key_states
+            self.values[..., self.used : end, :] = value_states
+            self.used = end
+            return self.keys[..., :end, :], self.values[..., :end, :]
+
+        def get_seq_length(self) -> int:
+            return self.used
+
+    return FilledLayer()
 
 
 def _common_prefix(seqs: list[list[int]]) -> int:

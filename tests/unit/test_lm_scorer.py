@@ -271,6 +271,30 @@ def test_edits_reuse_the_cache_and_equal_a_full_forward(scorer):
         assert a == pytest.approx(b, abs=1e-4)
 
 
+def test_filled_cache_layer_returns_what_a_growing_layer_returns():
+    """The rewrites' cache layer holds the prefix in a buffer with room for the tail and writes the
+    tail in place: what attention reads, and the length the masks are built from, are those of
+    transformers' own layer that concatenates."""
+    from transformers.cache_utils import DynamicLayer
+
+    from mtqa.lm.scorer import _filled_layer
+
+    gen = torch.Generator().manual_seed(0)
+    prefix_k, prefix_v = torch.randn(3, 1, 5, 4, generator=gen), torch.randn(3, 1, 5, 4, generator=gen)
+    tail_k, tail_v = torch.randn(3, 1, 2, 4, generator=gen), torch.randn(3, 1, 2, 4, generator=gen)
+    grown = DynamicLayer()
+    grown.update(prefix_k, prefix_v)
+    keys, values = torch.zeros(3, 1, 7, 4), torch.zeros(3, 1, 7, 4)
+    keys[:, :, :5], values[:, :, :5] = prefix_k, prefix_v
+    filled = _filled_layer(keys, values, 5)
+    assert filled.get_seq_length() == grown.get_seq_length() == 5
+    assert filled.get_mask_sizes(2) == grown.get_mask_sizes(2)
+    for got, want in zip(filled.update(tail_k, tail_v), grown.update(tail_k, tail_v)):
+        assert torch.equal(got, want)
+    assert filled.get_seq_length() == 7
+    assert keys.data_ptr() == filled.keys.data_ptr()  # written in place, not copied
+
+
 def test_edit_screening_keeps_the_likeliest_first_tokens(scorer):
     from mtqa.lm.types import Edit
 
