@@ -32,6 +32,7 @@ Speed notes (the reasons behind the code):
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 from bisect import bisect_left, bisect_right
@@ -778,9 +779,8 @@ class TokenScorer:
         for layer in range(len(rows[0][2].kv)):  # type: ignore[arg-type]
             pair = []
             for part in (0, 1):
-                heads, _, dim = rows[0][2].kv[layer][part].shape  # type: ignore[index]
-                buf = torch.zeros((batch, heads, prefix + width, dim), dtype=rows[0][2].kv[layer][part].dtype,  # type: ignore[index]
-                                  device=rows[0][2].kv[layer][part].device)  # type: ignore[index]  # fmt: skip
+                like = rows[0][2].kv[layer][part]  # type: ignore[index]
+                buf = like.new_zeros((batch, like.shape[0], prefix + width, like.shape[2]))
                 for seg, p, first, n in runs:
                     # left-padded: the distance between a cached token and the new ones stays true,
                     # so a sliding window computed on cache positions is exact
@@ -892,15 +892,16 @@ class TokenScorer:
         return sums
 
 
-def _filled_layer(keys: torch.Tensor, values: torch.Tensor, used: int) -> Any:
-    """A cache layer over buffers that already hold the prefix (``used`` positions) and room for the
-    tail: the forward writes the tail's keys and values in place. transformers' DynamicLayer would
-    copy the whole batch's prefix twice more (on creation and on every update), which cost a fifth
-    of the rewrites' time on CPU."""
+@functools.cache
+def _filled_layer_class() -> type:
     from transformers.cache_utils import DynamicLayer
 
     class FilledLayer(DynamicLayer):
-        def __init__(self) -> None:
+        """A cache layer over buffers that already hold the prefix (``used`` positions) and room for
+        the tail: the forward writes the tail's keys and values in place, where transformers'
+        DynamicLayer copies the whole batch's prefix again on creation and on every update."""
+
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor, used: int) -> None:
             super().__init__()
             self.keys, self.values, self.used = keys, values, used
             self.device, self.is_initialized = keys.device, True
@@ -915,7 +916,11 @@ def _filled_layer(keys: torch.Tensor, values: torch.Tensor, used: int) -> Any:
         def get_seq_length(self) -> int:
             return self.used
 
-    return FilledLayer()
+    return FilledLayer
+
+
+def _filled_layer(keys: torch.Tensor, values: torch.Tensor, used: int) -> Any:
+    return _filled_layer_class()(keys, values, used)
 
 
 def _common_prefix(seqs: list[list[int]]) -> int:
