@@ -310,12 +310,17 @@ class LMChecker:
             return False
         return self.generator.known(lower)
 
-    def examine(self, docs: Sequence[Document], min_suspicion: float | None = None) -> list[Examined]:
-        """Score sentences, pick the most suspicious words, rescore their candidates."""
+    def examine(self, docs: Sequence[Document], min_suspicion: float | None = None,
+                min_adjusted: float | None = None) -> list[Examined]:  # fmt: skip
+        """Score sentences, pick the most suspicious words, rescore their candidates. With
+        ``min_adjusted`` a candidate whose adjusted score (Δ minus its edit cost) is under it reads
+        -inf, and the scorer stops its rows as soon as they cannot reach it (exact: ``Edit.min_delta``
+        at the smallest edit cost among the word's candidates)."""
         from ..lm import rescore_edits, sentence_scores_many
 
         scorer = self.scorer
         floor = float(self.thresholds["min_suspicion"]) if min_suspicion is None else min_suspicion
+        costs = self.thresholds["costs"]
         top = int(self.config["top_words_per_sentence"])
         after = int(self.config["continuation_words"])
         all_scores = sentence_scores_many(docs, scorer)
@@ -348,8 +353,9 @@ class LMChecker:
                     stop = words[min(k + after, len(words) - 1)].end if after else span.end
                     if stop >= words[-1].end:
                         stop = span.end  # keep the sentence's final punctuation
+                    need = None if min_adjusted is None else min_adjusted + min(edit_cost(c, costs) for c in cands)
                     edit = (doc, token.start, token.end, [match_case(c.word, token.text) for c in cands],
-                            max(stop, token.end), self.config.get("rescore_top_k"))  # fmt: skip
+                            max(stop, token.end), self.config.get("rescore_top_k"), need)  # fmt: skip
                     picked.append((Examined(d, s, token, surprisal, nxt, cands, [], suspicion), edit))
         deltas = rescore_edits(scorer, [edit for _, edit in picked])
         for (examined, _), values in zip(picked, deltas):
@@ -375,7 +381,8 @@ class LMChecker:
             out = self.propose(docs)
         th = self.thresholds
         costs = th["costs"]
-        for ex in self.examine(docs):
+        # a candidate counts if it is offered (adjusted > 0) or decides a finding (>= warn)
+        for ex in self.examine(docs, min_adjusted=min(0.0, float(th["warn"]))):
             adjusted, best, delta = ex.best(costs)
             if best is None or adjusted < float(th["warn"]):
                 continue

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -197,3 +199,59 @@ def test_headline_words_are_all_examined(tiny_checker):
     examined = tiny_checker.examine([Document.from_text(text)])
     assert {e.token.text for e in examined} >= {"Approve", "Budget", "Prices", "Rise", "Again"}
     assert tiny_checker.examine([Document.from_text(text.lower() + ".")]) == []
+
+
+def test_the_floor_on_the_adjusted_score_drops_only_what_cannot_count(tiny_checker, monkeypatch):
+    """``examine(min_adjusted=m)``: a candidate whose adjusted score could not reach m reads -inf,
+    the others keep their Δ; ``check`` uses m = min(0, warn), so its findings, suggestions and
+    evidence are those of the full rescoring."""
+    from mtqa.checkers.lm import edit_cost
+
+    text = "Officials said the army used the town as his main base.\nPrices rose again in March, he sad."
+    tiny_checker._thresholds = _thresholds(0.3)
+    costs = tiny_checker._thresholds["costs"]
+    full = tiny_checker.examine([Document.from_text(text)])
+    dropped = kept = 0
+    for m in (-1.0, 0.0, 0.3):
+        floored = tiny_checker.examine([Document.from_text(text)], min_adjusted=m)
+        assert [e.token for e in floored] == [e.token for e in full]
+        for a, b in zip(full, floored):
+            need = m + min(edit_cost(c, costs) for c in a.candidates)
+            for d_full, d_floor in zip(a.deltas, b.deltas):
+                if d_full < need - 1e-4:
+                    assert d_floor == -math.inf
+                    dropped += 1
+                elif d_full > need + 1e-4:
+                    assert d_floor == pytest.approx(d_full, abs=1e-4)
+                    kept += 1
+    assert dropped and kept
+    floored_findings = tiny_checker.check([Document.from_text(text)])
+    unfloored = tiny_checker.examine
+    monkeypatch.setattr(tiny_checker, "examine", lambda docs, min_adjusted=None: unfloored(docs))
+    full_findings = tiny_checker.check([Document.from_text(text)])
+    assert [f for f in full_findings[0] if f.check == "lm.realword"]
+    # the same up to float noise: a batch of other rows may sum a Δ in another order
+    assert [replace(f, confidence=round(f.confidence, 6)) for f in floored_findings[0]] == \
+        [replace(f, confidence=round(f.confidence, 6)) for f in full_findings[0]]
+
+
+def test_check_floors_at_what_it_offers_not_only_at_what_it_reports(tiny_checker, monkeypatch):
+    """A candidate under the report threshold is still offered as a further fix when the model
+    prefers it after its cost, so ``check`` floors at min(0, warn), not at warn."""
+    from mtqa.checkers.lm import Examined, edit_cost
+    from mtqa.text import Token
+
+    tiny_checker._thresholds = _thresholds(6.0)
+    costs = tiny_checker._thresholds["costs"]
+    cands = [Candidate("sold", "inflection", 3), Candidate("sells", "inflection", 1),
+             Candidate("cells", "spelling", 1, first_letter_changed=True), Candidate("seller", "inflection", 2)]
+    deltas = [9.0, 6.0, 8.0, 0.5]  # adjusted 7.5, 5.5, 5.5, -0.5
+
+    def examine(docs, min_adjusted=None):  # the scorer's contract: under the floor reads -inf
+        need = -math.inf if min_adjusted is None else min_adjusted + min(edit_cost(c, costs) for c in cands)
+        return [Examined(0, 0, Token(0, 6, "selles", 0), 12.0, 3.0, cands, [d if d >= need else -math.inf for d in deltas])]
+
+    monkeypatch.setattr(tiny_checker, "proposes", False)
+    monkeypatch.setattr(tiny_checker, "examine", examine)
+    [found] = tiny_checker.check([Document.from_text("selles again")])
+    assert [f.suggestions for f in found] == [("sells", "cells", "sold")]
