@@ -20,9 +20,11 @@ Speed notes (the reasons behind the code):
   to ``context_chars`` of the text before it. The pass keeps every segment's KV cache and final
   hidden states, so a local edit (:meth:`TokenScorer.rescore_edits`) runs only its own tokens and
   a short window after them: the prefix is read from the cache (rows left-padded to a common
-  length, so a sliding attention window stays exact, with explicit position ids). All edits of all
-  documents of a call go into one queue, sorted by prefix length and packed by a token budget and
-  a KV budget; results go back to their edits.
+  length, so a sliding attention window stays exact, with explicit position ids) into one buffer
+  per batch with room for the tails, which the forward writes in place (transformers' own cache
+  copies the whole prefix again on every layer). All edits of all documents of a call go into one
+  queue, sorted by prefix length and packed by a token budget and a KV budget; results go back to
+  their edits.
 * CUDA: bf16 (fp16/fp32 fallback), SDPA, pinned host buffers and non-blocking copies, the next
   batch is prepared on the CPU while the GPU runs the current one, tokenisation of the next
   chunk of a long input runs in a thread, optional ``torch.compile``, and an out-of-memory
