@@ -606,8 +606,9 @@ class TokenScorer:
         tails = [t[: self.max_context - 1 - p] for t, (_, _, _, p) in zip(tails, rows)]
         known = self._first_pass_totals(rows, tails)
         heads = self._first_tokens(edits, rows, tails, known)
-        floors = self._floors(edits, rows, known)
-        skipped = self._screen(edits, rows, tails, known, heads, floors)
+        base = {n: i for i, (n, v, _, _) in enumerate(rows) if v == 0}  # each edit's unedited row
+        floors = self._floors(edits, rows, known, base)
+        skipped = self._screen(edits, rows, known, heads, floors, base)
         totals = [known.get(i, heads.get(i, 0.0)) for i in range(len(rows))]
         order = sorted(range(len(rows)), key=lambda i: (-rows[i][3], -len(tails[i])))
         order = [i for i in order if tails[i] and i not in skipped and i not in known]
@@ -663,8 +664,8 @@ class TokenScorer:
         self.stats["head_rows_saved"] += sum(len(m) for m in members.values()) - len(edit_ids)
         return heads
 
-    def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], tails: list[list[int]],
-                known: dict[int, float], heads: dict[int, float], floors: list[float]) -> set[int]:
+    def _screen(self, edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], known: dict[int, float],
+                heads: dict[int, float], floors: list[float], base: dict[int, int]) -> set[int]:
         """Rows not worth a forward pass, from their first token's log-prob: beyond an edit's
         ``top_k`` (ranked by it), under its ``min_first`` against the text's own first token (a
         screen fitted on dev), or under its floor (:meth:`_floors`) already. Every later token's
@@ -672,11 +673,8 @@ class TokenScorer:
         minus the text's own total (known from the first pass): an exact bound, nothing it skips
         could have reached ``min_delta``."""
         members: dict[int, list[int]] = {}
-        base: dict[int, int] = {}
         for i, (n, v, _, _) in enumerate(rows):
-            if v == 0:
-                base[n] = i
-            elif i in heads:
+            if v and i in heads:
                 members.setdefault(n, []).append(i)
         skipped: set[int] = set()
         for n, mine in members.items():
@@ -699,6 +697,7 @@ class TokenScorer:
         packed batches, and add to each row's total its tail tokens after the first ``done[i]``
         (default 0) as far as ``feed[i]`` reaches (:meth:`_tail_totals`)."""
         pool: list[tuple[int, torch.Tensor, int, int]] = []
+        pooled = 0  # positions in the pool
         for batch in self._pack_edits(order, rows, feed):
             args = ([rows[i] for i in batch], [feed[i] for i in batch])
             try:
@@ -713,16 +712,17 @@ class TokenScorer:
                 lo, hi = (done or {}).get(i, 0) + 1, min(len(feed[i]) + 1, len(tails[i]))
                 if hi > lo:
                     pool.append((i, h[lo - 1 : hi - 1], lo, hi))
-            if sum(hi - lo for *_, lo, hi in pool) >= _TAIL_POOL_ROWS:
+                    pooled += hi - lo
+            if pooled >= _TAIL_POOL_ROWS:
                 self._tail_totals(pool, tails, totals, floors)
-                pool = []
+                pool, pooled = [], 0
         self._tail_totals(pool, tails, totals, floors)
 
     @staticmethod
-    def _floors(edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], known: dict[int, float]) -> list[float]:
-        """The total each candidate row must reach to matter: the text's own total plus the edit's
-        ``min_delta`` (-inf where there is none, or where the text's total is not known yet)."""
-        base = {n: i for i, (n, v, _, _) in enumerate(rows) if v == 0}
+    def _floors(edits: Sequence[Edit], rows: list[tuple[int, int, Segment, int]], known: dict[int, float],
+                base: dict[int, int]) -> list[float]:  # fmt: skip
+        """The total each candidate row must reach to matter: the text's own total (row ``base[n]``)
+        plus the edit's ``min_delta`` (-inf where there is none, or where that total is not known yet)."""
         floors = []
         for n, v, _, _ in rows:
             need = edits[n].min_delta
@@ -771,12 +771,12 @@ class TokenScorer:
         mask = torch.zeros((batch, prefix + width), dtype=torch.long)
         positions = torch.zeros((batch, width), dtype=torch.long)
         # the rows of one edit share their prefix: one slice per run of them, broadcast into its rows
-        runs: list[tuple[Segment, int, int, int]] = []  # segment, prefix length, first row, rows
+        runs: list[list[Any]] = []  # segment, prefix length, first row, rows
         for b, (_, _, seg, p) in enumerate(rows):
             if runs and runs[-1][0] is seg and runs[-1][1] == p:
-                runs[-1] = (*runs[-1][:3], runs[-1][3] + 1)
+                runs[-1][3] += 1
             else:
-                runs.append((seg, p, b, 1))
+                runs.append([seg, p, b, 1])
         layers = []
         for layer in range(len(rows[0][2].kv)):  # type: ignore[arg-type]
             pair = []
